@@ -1,0 +1,31 @@
+# The two commands of the README. Both install what is missing (Debian 12,
+# as root), configure and build; `demo` then runs the main job on its
+# embedded default, `test` runs every test (plain build, then ASan+UBSan).
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+
+.PHONY: all build demo test test-plain test-asan bench clean
+
+all: build
+
+build:
+	scripts/setup.sh $(BUILD)
+
+demo: build
+	scripts/demo.sh $(BUILD)
+
+test: test-plain test-asan
+
+test-plain: build
+	scripts/run-tests.sh $(BUILD)
+
+# The same tests built with AddressSanitizer and UndefinedBehaviorSanitizer.
+test-asan:
+	scripts/setup.sh $(ASAN_BUILD) -Dsanitize_checks=true -Dbench=false
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 scripts/run-tests.sh $(ASAN_BUILD)
+
+bench: build
+	taskset -c 1 $(BUILD)/bench/acl_bench
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

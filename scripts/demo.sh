@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The main job on its embedded default. Until the dataplane exists (issue 7)
+# that is: the bpf_conformance suite on the interpreter, then the ACL
+# benchmark summary (skbpf's interpreter against native C and DPDK rte_bpf).
+set -euo pipefail
+build=${1:-build}
+echo "== bpf_conformance suite =="
+"$build/tools/skbpf" conformance
+echo
+echo "== ACL benchmark (../shared/anchors, 256 frames) =="
+if [ -x "$build/bench/acl_bench" ]; then
+  taskset -c "$(($(nproc) - 1))" "$build/bench/acl_bench" --summary-only
+else
+  echo "benchmarks not built (meson option bench=false)"
+fi

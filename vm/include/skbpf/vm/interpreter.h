@@ -1,0 +1,48 @@
+// The interpreter: the program is decoded once into a threaded form (each
+// slot holds the address of its handler, pre-extended immediates and
+// resolved jump/call targets) and run by computed goto. No raw-byte decoding
+// and no switch in the hot loop.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "skbpf/vm/engine.h"
+#include "skbpf/vm/program.h"
+
+namespace skbpf::vm {
+
+struct InterpreterOptions {
+  // Checked mode: every load, store and atomic is checked against the stack
+  // and the run's ExecArgs::regions; a violation ends the run with
+  // kMemoryViolation and the instruction index instead of touching memory.
+  // For tests, fuzzing and untrusted input without a verifier.
+  bool checked = false;
+  // Checked mode only: end the run with kStepLimit after this many taken
+  // jumps and calls (0 = no limit), so an unverified loop cannot hang.
+  uint64_t step_limit = 0;
+  // Superinstructions for common instruction sequences (decode-time only;
+  // results are identical). Off for tests that target single handlers.
+  bool fuse = true;
+};
+
+struct DecodedInsn;
+
+class Interpreter final : public Engine {
+ public:
+  Interpreter(const Program& program, const Runtime& runtime, InterpreterOptions options = {});
+  ~Interpreter() override;
+  Interpreter(const Interpreter&) = delete;
+  Interpreter& operator=(const Interpreter&) = delete;
+
+  const char* name() const override { return options_.checked ? "interp-checked" : "interp"; }
+  ExecStatus exec(const ExecArgs& args, uint64_t* r0, ExecError* error = nullptr) const override;
+  uint32_t exec_burst(void* const ctxs[], uint64_t rcs[], uint32_t n) const override;
+
+ private:
+  std::vector<DecodedInsn> code_;
+  Runtime runtime_;
+  InterpreterOptions options_;
+};
+
+}  // namespace skbpf::vm
