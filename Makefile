@@ -1,10 +1,12 @@
 # The two commands of the README. Both install what is missing (Debian 12,
 # as root), configure and build; `demo` then runs the main job on its
-# embedded default, `test` runs every test (plain build, then ASan+UBSan).
+# embedded default, `test` runs every test (plain build, then ASan+UBSan,
+# then the concurrent map tests under ThreadSanitizer).
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 
-.PHONY: all build demo test test-plain test-asan bench clean
+.PHONY: all build demo test test-plain test-asan test-tsan bench clean
 
 all: build
 
@@ -14,7 +16,7 @@ build:
 demo: build
 	scripts/demo.sh $(BUILD)
 
-test: test-plain test-asan
+test: test-plain test-asan test-tsan
 
 test-plain: build
 	scripts/run-tests.sh $(BUILD)
@@ -24,8 +26,15 @@ test-asan:
 	scripts/setup.sh $(ASAN_BUILD) -Dsanitize_checks=true -Dbench=false
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 scripts/run-tests.sh $(ASAN_BUILD)
 
+# The multi-threaded code (maps: lock-free lookups, reclamation, LRU) under
+# ThreadSanitizer. Only the maps test program is built for it.
+test-tsan:
+	scripts/setup.sh --no-build $(TSAN_BUILD) -Dtsan=true -Dbench=false
+	ninja -C $(TSAN_BUILD) maps/maps_tests
+	TSAN_OPTIONS=halt_on_error=1 scripts/run-tests.sh $(TSAN_BUILD) --no-rebuild maps
+
 bench: build
 	taskset -c 1 $(BUILD)/bench/acl_bench
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

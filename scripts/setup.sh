@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages skbpf needs (only those missing), then
 # configures and builds with meson/ninja.
-#   scripts/setup.sh [BUILD_DIR] [extra meson options...]
+#   scripts/setup.sh [--no-build] [BUILD_DIR] [extra meson options...]
 # docs/dependencies.md says why each package is here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +16,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev python3-scapy
   # BPF toolchains: clang 14 (Debian's default) and clang-19 for -mcpu=v4
   clang-14 llvm-14 clang-19 llvm-19 lld-19
+  # libFuzzer's runtime for clang++-14 (tests/fuzz/run_elf_fuzz.sh); only
+  # recommended by clang-14, so not pulled in with --no-install-recommends
+  libclang-rt-14-dev
 )
 
 missing=()
@@ -34,9 +37,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+build_all=1
+if [ "${1:-}" = "--no-build" ]; then
+  build_all=0  # configure only; the caller builds the targets it needs
+  shift
+fi
 build=${1:-build}
 shift || true
 if [ ! -f "$build/build.ninja" ]; then
   meson setup "$build" "$@"
 fi
-ninja -C "$build"
+if [ "$build_all" = 1 ]; then
+  ninja -C "$build"
+fi

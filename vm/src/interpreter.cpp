@@ -736,6 +736,10 @@ Interpreter::Interpreter(const Program& program, const Runtime& runtime,
           d.imm = static_cast<int64_t>(static_cast<uint32_t>(in.imm) |
                                        static_cast<uint64_t>(static_cast<uint32_t>(insns[i + 1].imm))
                                            << 32);
+          // A function pointer is the callee's decoded slot: what helpers
+          // that call back into the program (bpf_loop, issue 4) hand to the
+          // engine. Opaque to the program, as the kernel's is.
+          if (in.src == kPseudoFunc) d.imm = reinterpret_cast<intptr_t>(&code_[i + 1 + in.imm]);
           code_[i].handler = labels[h];
           ++i;  // the second slot is skipped by LDDW and never dispatched
           code_[i] = DecodedInsn{labels[NOP], 0, 0, 0, static_cast<uint32_t>(i), 0, {nullptr}};

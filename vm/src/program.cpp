@@ -123,7 +123,9 @@ std::string check_fields(const std::vector<Insn>& insns, size_t i, const LoadOpt
         if (hi.code != 0 || hi.dst != 0 || hi.src != 0 || hi.off != 0) {
           return "lddw: the second slot must have code, registers and off 0";
         }
-        if (in.src != kPseudoNone && !options.resolve_ld_imm64) {
+        // A function pointer (bpf_loop-style callbacks) is resolved inside the
+        // program: its imm is the callee's offset, like a bpf-to-bpf call.
+        if (in.src != kPseudoNone && in.src != kPseudoFunc && !options.resolve_ld_imm64) {
           static constexpr const char* kNames[] = {"",       "map fd",   "map value", "BTF id",
                                                    "function", "map index", "map index value"};
           return fmt::format("lddw with pseudo source {} ({}) needs the object loader", +in.src,
@@ -286,7 +288,7 @@ Program Program::load(std::vector<Insn> insns, const LoadOptions& options) {
     Insn& lo = insns[i];
     if (lo.code != kLdImm64) continue;
     Insn& hi = insns[i + 1];
-    if (lo.src != kPseudoNone) {
+    if (lo.src != kPseudoNone && lo.src != kPseudoFunc) {
       const uint64_t v = options.resolve_ld_imm64(lo, hi, i);
       lo.imm = static_cast<int32_t>(static_cast<uint32_t>(v));
       hi.imm = static_cast<int32_t>(static_cast<uint32_t>(v >> 32));

@@ -482,6 +482,18 @@ TEST(Accept, LdImm64PseudoResolvedByTheResolver) {
   EXPECT_EQ(loaded.insns()[1].imm, 7);
 }
 
+// A function pointer (bpf_loop callbacks) needs no resolver: its imm is the
+// callee's relative offset, kept as written, and the callee becomes a
+// subprogram.
+TEST(Accept, FunctionPointerNeedsNoResolver) {
+  const Prog p = prog({ld_imm64_pseudo(2, op::kPseudoFunc, 3, 0), mov64_imm(0, 0), exit_insn(),
+                       mov64_imm(0, 1), exit_insn()});
+  Program loaded = Program::load(p);
+  EXPECT_EQ(loaded.insns()[0].imm, 3);
+  EXPECT_EQ(loaded.subprog_starts(), (std::vector<uint32_t>{0, 4}));
+  EXPECT_EQ(run(p), Ok(0));
+}
+
 TEST(Accept, CallxNeedsNoTableAtLoad) {
   EXPECT_FALSE(load_error(prog({mov64_imm(2, 1), callx(2), exit_insn()})).has_value());
 }

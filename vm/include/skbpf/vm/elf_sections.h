@@ -8,12 +8,20 @@
 
 #include <cstdint>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "skbpf/vm/insn.h"
 
 namespace skbpf::vm {
+
+// A BPF object that cannot be read or loaded. The message names the file,
+// and the section, instruction and symbol where one is at fault.
+class ElfError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 // A symbol defined in a code section, as the symbol table has it.
 struct ElfSymbol {
@@ -35,7 +43,7 @@ struct ElfCodeSection {
 };
 
 // Reads every executable section of the little-endian EM_BPF object at
-// `path`, in section-header order. Throws std::runtime_error naming the file
+// `path`, in section-header order. Throws ElfError naming the file
 // (and the section, where one is at fault) when the file is not an ELF
 // object, not EM_BPF, truncated, or has a code section whose size is not a
 // multiple of 8 bytes.
@@ -44,5 +52,8 @@ std::vector<ElfCodeSection> read_code_sections(const std::string& path);
 // The same for an object already in memory; `name` only labels errors.
 std::vector<ElfCodeSection> read_code_sections(std::span<const uint8_t> image,
                                                const std::string& name);
+
+// The bytes of the file at `path`; ElfError naming it when it cannot be read.
+std::vector<uint8_t> read_object_file(const std::string& path);
 
 }  // namespace skbpf::vm

@@ -10,12 +10,14 @@
 
 namespace skbpf::vm {
 
-// Pinning as libbpf (LIBBPF_PIN_*) and iproute2 (PIN_*) spell it.
+// Pinning, whichever convention the object used. The values are ours: the
+// loader translates libbpf's LIBBPF_PIN_BY_NAME (1) and iproute2's
+// PIN_OBJECT_NS (1) and PIN_GLOBAL_NS (2), which overlap.
 enum class Pinning : uint32_t {
   kNone = 0,
-  kByName = 1,     // LIBBPF_PIN_BY_NAME
-  kObjectNs = 2,   // iproute2 PIN_OBJECT_NS
-  kGlobalNs = 3,   // iproute2 PIN_GLOBAL_NS
+  kByName = 1,    // libbpf LIBBPF_PIN_BY_NAME
+  kObjectNs = 2,  // iproute2 PIN_OBJECT_NS
+  kGlobalNs = 3,  // iproute2 PIN_GLOBAL_NS
 };
 
 struct MapDef {

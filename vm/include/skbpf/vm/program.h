@@ -34,8 +34,10 @@ class LoadError : public std::runtime_error {
 };
 
 // Resolves an LD_IMM64 whose src is a pseudo source (map fd, map value, BTF
-// id, function, map index, map index value) to the 64-bit value the program
-// sees. `lo`/`hi` are the two slots as written; `index` the first slot's
+// id, map index, map index value) to the 64-bit value the program sees.
+// Function pointers (src 4) are not resolved here: their imm stays the
+// callee's relative offset and the engine turns it into something it can
+// call back (the kernel does the same in its verifier). `lo`/`hi` are the two slots as written; `index` the first slot's
 // index. Throws LoadError to refuse. The ELF loader provides it.
 using LdImm64Resolver = std::function<uint64_t(const Insn& lo, const Insn& hi, size_t index)>;
 
