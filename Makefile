@@ -17,6 +17,9 @@ demo: build
 	scripts/demo.sh $(BUILD)
 
 test: test-plain test-asan test-tsan
+	@echo "== all test runs (plain, ASan+UBSan, TSan) =="
+	@awk '{p+=$$1; f+=$$2; s+=$$3} END {printf "%d passed, %d failed, %d skipped\n", p, f, s}' \
+	  $(BUILD)/test-counts $(ASAN_BUILD)/test-counts $(TSAN_BUILD)/test-counts
 
 test-plain: build
 	scripts/run-tests.sh $(BUILD)

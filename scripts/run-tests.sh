@@ -28,5 +28,7 @@ for name in sorted(os.listdir(d)):
 if rc != 0 and failed == 0:
     failed = 1  # a test program crashed or timed out before writing its report
 print(f"{passed} passed, {failed} failed, {skipped} skipped")
+with open(os.path.join(os.path.dirname(d), "test-counts"), "w") as f:
+    f.write(f"{passed} {failed} {skipped}\n")
 PY
 exit $rc
