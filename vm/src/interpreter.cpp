@@ -476,6 +476,11 @@ L_F_MOV_ZEXT:  // rD = rS; rD <<= 32; rD >>= 32
   DST = static_cast<uint32_t>(SRC);
   pc += 3;
   goto* pc->handler;
+L_F_MOV_ZEXT_JNE:  // rD = rS; rD <<= 32; rD >>= 32; if rD != imm goto target
+  DST = static_cast<uint32_t>(SRC);
+  if (DST != static_cast<uint64_t>(IMM)) BRANCH();
+  pc += 4;
+  goto* pc->handler;
 L_F_LDXB_LSH:  // rD = *(u8 *)(rS + off); rD <<= imm
   CHECK_MEM(ADDR_SRC, 1, false);
   DST = static_cast<uint64_t>(load<uint8_t>(ADDR_SRC)) << IMM;
@@ -622,7 +627,8 @@ Handler mem_handler(const Insn& in) {
 // rsh 32). They cut dispatches and, more, the store-to-load round trips of
 // the in-memory register file on the dependency chain. Returns the handler
 // for slot i, or the plain one.
-Handler fuse(const std::vector<Insn>& insns, size_t i, Handler plain, DecodedInsn& d) {
+Handler fuse(const std::vector<Insn>& insns, size_t i, Handler plain, DecodedInsn* code) {
+  DecodedInsn& d = code[i];
   using namespace op;
   const size_t n = insns.size();
   const auto is = [&](size_t k, uint8_t code) { return k < n && insns[k].code == code; };
@@ -633,9 +639,16 @@ Handler fuse(const std::vector<Insn>& insns, size_t i, Handler plain, DecodedIns
   constexpr uint8_t kLsh64K = kAlu64 | kLsh | kK, kRsh64K = kAlu64 | kRsh | kK;
   constexpr uint8_t kMov64X = kAlu64 | kMov | kX, kOr64X = kAlu64 | kOr | kX;
   constexpr uint8_t kLdxB = kLdx | kMem | kB;
+  constexpr uint8_t kJne64K = kJmp | kJne | kK;
   if (in.code == kLsh64K && in.imm == 32 && shift32(i + 1, kRsh64K, in.dst)) return F_ZEXT;
   if (in.code == kMov64X && in.off == 0 && shift32(i + 1, kLsh64K, in.dst) &&
       shift32(i + 2, kRsh64K, in.dst)) {
+    // clang's unsigned 32-bit compare without alu32: zero-extend, then test.
+    if (is(i + 3, kJne64K) && insns[i + 3].dst == in.dst) {
+      d.imm = insns[i + 3].imm;
+      d.target = &code[i + 4 + insns[i + 3].off];  // the jump's target, checked at load
+      return F_MOV_ZEXT_JNE;
+    }
     return F_MOV_ZEXT;
   }
   if (in.code == kLdxB && is(i + 1, kLsh64K) && insns[i + 1].dst == in.dst) {
@@ -755,7 +768,7 @@ Interpreter::Interpreter(const Program& program, const Runtime& runtime,
         break;
       default: h = mem_handler(in); break;
     }
-    if (options_.fuse) h = fuse(insns, i, h, d);
+    if (options_.fuse) h = fuse(insns, i, h, code_.data());
     d.handler = labels[h];
   }
 }

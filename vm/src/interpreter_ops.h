@@ -47,7 +47,7 @@
   X(AXCHG_W) X(ACMPXCHG_W)                                                                   \
   X(AADD_DW) X(AOR_DW) X(AAND_DW) X(AXOR_DW) X(AFADD_DW) X(AFOR_DW) X(AFAND_DW) X(AFXOR_DW) \
   X(AXCHG_DW) X(ACMPXCHG_DW)                                                                 \
-  X(F_ZEXT) X(F_MOV_ZEXT) X(F_LDXB_LSH) X(F_LDXB_LSH_OR)
+  X(F_ZEXT) X(F_MOV_ZEXT) X(F_MOV_ZEXT_JNE) X(F_LDXB_LSH) X(F_LDXB_LSH_OR)
 
 namespace skbpf::vm::detail {
 

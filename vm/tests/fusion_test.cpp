@@ -2,6 +2,8 @@
 // the same results fused and unfused (the run() harness compares both on
 // every test), including when a jump lands in the middle of a fused
 // sequence and when a fused load faults in checked mode.
+#include <tuple>
+
 #include "test_asm.h"
 
 namespace skbpf::vm::test {
@@ -46,6 +48,31 @@ TEST(Fusion, ZeroExtensionIdioms) {
       exit_insn(),
   });
   EXPECT_EQ(run(p), Ok(2ULL * 0x76543210));
+}
+
+// clang's unsigned 32-bit compare: mov; lsh 32; rsh 32; jne (F_MOV_ZEXT_JNE),
+// taken and not taken, and with an immediate whose sign extension can never
+// equal a zero-extended value.
+TEST(Fusion, ZeroExtendThenCompare) {
+  for (const auto& [value, imm, expected] :
+       std::vector<std::tuple<uint64_t, int32_t, uint64_t>>{
+           {0xffffffff00001234ULL, 0x1234, 1},       // equal low half: falls through
+           {0xffffffff00001235ULL, 0x1234, 2},       // differs: jumps
+           {0x00000000ffffffffULL, -1, 2},           // imm -1 is 0xffff...ffff: never equal
+       }) {
+    const Prog p = prog({
+        ld_imm64(2, value),
+        mov64_reg(3, 2),
+        alu64_imm(kLsh, 3, 32),
+        alu64_imm(kRsh, 3, 32),
+        jmp_imm(kJne, 3, imm, 2),
+        mov64_imm(0, 1),
+        exit_insn(),
+        mov64_imm(0, 2),
+        exit_insn(),
+    });
+    EXPECT_EQ(run(p), Ok(expected)) << std::hex << value << " vs " << imm;
+  }
 }
 
 // Only the exact idioms fuse: a shift by 31 or of another register is not a
