@@ -40,14 +40,7 @@ void check_array_def(const MapDef& def, const CreateOptions& options) {
 
   const uint32_t known =
       BPF_F_NUMA_NODE | BPF_F_MMAPABLE | kAccessMask | BPF_F_PRESERVE_ELEMS | BPF_F_INNER_MAP;
-  require((def.flags & ~known) == 0, def,
-          fmt::format("map_flags 0x{:x} has unknown bits 0x{:x} (allowed: 0x{:x})", def.flags,
-                      def.flags & ~known, known));
-  require((def.flags & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)) !=
-              (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG),
-          def, "map_flags: BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG together");
-  require((def.flags & (BPF_F_RDONLY | BPF_F_WRONLY)) != (BPF_F_RDONLY | BPF_F_WRONLY), def,
-          "map_flags: BPF_F_RDONLY and BPF_F_WRONLY together");
+  require_flags(def, known);
   if (fd_array) {
     require((def.flags & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)) == 0, def,
             "map_flags: BPF_F_RDONLY_PROG/BPF_F_WRONLY_PROG are not supported on this type");

@@ -23,5 +23,9 @@ std::unique_ptr<Map> create_ringbuf(const MapDef& def, const CreateOptions& opti
 
 // Shared validation: throws std::invalid_argument "map NAME: FIELD ..." .
 void require(bool ok, const MapDef& def, const std::string& what);
+// map_flags: no bit outside `allowed`, and neither access pair set twice
+// (BPF_F_RDONLY with BPF_F_WRONLY, BPF_F_RDONLY_PROG with BPF_F_WRONLY_PROG),
+// as the kernel's map_create refuses for every map type.
+void require_flags(const MapDef& def, uint32_t allowed);
 
 }  // namespace skbpf::maps::detail

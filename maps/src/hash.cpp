@@ -371,21 +371,13 @@ constexpr MapOps ops_for(Kind kind) {
 }
 
 template <class K>
-constexpr MapOps kOpsByKind[3] = {ops_for<K>(Kind::kPlain), ops_for<K>(Kind::kPercpu),
-                                  ops_for<K>(Kind::kOfMaps)};
+struct OpsByKind {
+  static constexpr MapOps value[3] = {ops_for<K>(Kind::kPlain), ops_for<K>(Kind::kPercpu),
+                                      ops_for<K>(Kind::kOfMaps)};
+};
 
 const MapOps* select_ops(Kind kind, uint32_t key_size) {
-  const int k = static_cast<int>(kind);
-  switch (key_size) {
-    case 4:
-      return &kOpsByKind<FixedKey<4>>[k];
-    case 8:
-      return &kOpsByKind<FixedKey<8>>[k];
-    case 16:
-      return &kOpsByKind<FixedKey<16>>[k];
-    default:
-      return &kOpsByKind<AnyKey>[k];
-  }
+  return ops_for_key_size<OpsByKind>(key_size, static_cast<int>(kind));
 }
 
 }  // namespace

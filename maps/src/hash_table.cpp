@@ -34,14 +34,7 @@ void check_hash_def(const MapDef& def, const CreateOptions& options) {
   constexpr uint32_t kAllowed = BPF_F_NO_PREALLOC | BPF_F_NO_COMMON_LRU | BPF_F_NUMA_NODE |
                                 BPF_F_RDONLY | BPF_F_WRONLY | BPF_F_RDONLY_PROG |
                                 BPF_F_WRONLY_PROG | BPF_F_ZERO_SEED;
-  require((def.flags & ~kAllowed) == 0, def,
-          fmt::format("map_flags 0x{:x} has bits hash maps do not know (0x{:x}); allowed: "
-                      "BPF_F_NO_PREALLOC, BPF_F_NO_COMMON_LRU, BPF_F_NUMA_NODE, BPF_F_RDONLY, "
-                      "BPF_F_WRONLY, BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG, BPF_F_ZERO_SEED",
-                      def.flags, def.flags & ~kAllowed));
-  require((def.flags & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)) !=
-              (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG),
-          def, "map_flags: BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG together");
+  require_flags(def, kAllowed);
   require(lru || !(def.flags & BPF_F_NO_COMMON_LRU), def,
           "map_flags: BPF_F_NO_COMMON_LRU is only for LRU maps");
   require(!lru || !(def.flags & BPF_F_NO_PREALLOC), def,

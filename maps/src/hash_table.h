@@ -140,6 +140,18 @@ struct AnyKey {
   static bool eq(const void* a, const void* b, uint32_t ks) { return std::memcmp(a, b, ks) == 0; }
 };
 
+// Picks the program-side ops table for a key size: `Tables<K>` is an array
+// of MapOps per variant, instantiated for each key specialisation above.
+template <template <class> class Tables>
+const MapOps* ops_for_key_size(uint32_t key_size, int variant) {
+  switch (key_size) {
+    case 4: return &Tables<FixedKey<4>>::value[variant];
+    case 8: return &Tables<FixedKey<8>>::value[variant];
+    case 16: return &Tables<FixedKey<16>>::value[variant];
+    default: return &Tables<AnyKey>::value[variant];
+  }
+}
+
 // ---- arena structures ------------------------------------------------------
 inline constexpr uint32_t kNil = 0;
 

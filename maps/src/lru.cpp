@@ -700,22 +700,14 @@ long remove_elem(Map* m, const void* key) {
 }
 
 template <class K>
-constexpr MapOps kLruOps[2] = {
-    {lookup_plain<K>, update_plain<K>, remove_elem<K>, nullptr, nullptr, nullptr},
-    {lookup_percpu<K>, update_percpu<K>, remove_elem<K>, nullptr, nullptr, nullptr}};
+struct LruOps {
+  static constexpr MapOps value[2] = {
+      {lookup_plain<K>, update_plain<K>, remove_elem<K>, nullptr, nullptr, nullptr},
+      {lookup_percpu<K>, update_percpu<K>, remove_elem<K>, nullptr, nullptr, nullptr}};
+};
 
 const MapOps* select_ops(bool percpu, uint32_t key_size) {
-  const int k = percpu ? 1 : 0;
-  switch (key_size) {
-    case 4:
-      return &kLruOps<FixedKey<4>>[k];
-    case 8:
-      return &kLruOps<FixedKey<8>>[k];
-    case 16:
-      return &kLruOps<FixedKey<16>>[k];
-    default:
-      return &kLruOps<AnyKey>[k];
-  }
+  return ops_for_key_size<LruOps>(key_size, percpu ? 1 : 0);
 }
 
 }  // namespace

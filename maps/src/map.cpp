@@ -18,6 +18,16 @@ void require(bool ok, const MapDef& def, const std::string& what) {
   if (!ok) throw std::invalid_argument(fmt::format("map '{}' ({}): {}", def.name,
                                                    map_type_name(def.type), what));
 }
+void require_flags(const MapDef& def, uint32_t allowed) {
+  require((def.flags & ~allowed) == 0, def,
+          fmt::format("map_flags 0x{:x} has unknown bits 0x{:x} (allowed: 0x{:x})", def.flags,
+                      def.flags & ~allowed, allowed));
+  require((def.flags & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)) !=
+              (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG),
+          def, "map_flags: BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG together");
+  require((def.flags & (BPF_F_RDONLY | BPF_F_WRONLY)) != (BPF_F_RDONLY | BPF_F_WRONLY), def,
+          "map_flags: BPF_F_RDONLY and BPF_F_WRONLY together");
+}
 }  // namespace detail
 
 // The map types skbpf implements, declared in one table.

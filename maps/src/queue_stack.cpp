@@ -140,14 +140,7 @@ std::unique_ptr<Map> create_queue_stack(const MapDef& def, const CreateOptions& 
   require(def.max_entries < UINT32_MAX, def,
           fmt::format("max_entries {} too large", def.max_entries));
   const uint32_t known = BPF_F_NUMA_NODE | kAccessMask;
-  require((def.flags & ~known) == 0, def,
-          fmt::format("map_flags 0x{:x} has unknown bits 0x{:x} (allowed: 0x{:x})", def.flags,
-                      def.flags & ~known, known));
-  require((def.flags & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)) !=
-              (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG),
-          def, "map_flags: BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG together");
-  require((def.flags & (BPF_F_RDONLY | BPF_F_WRONLY)) != (BPF_F_RDONLY | BPF_F_WRONLY), def,
-          "map_flags: BPF_F_RDONLY and BPF_F_WRONLY together");
+  require_flags(def, known);
   require(def.spin_lock_off < 0, def, "a bpf_spin_lock value is not allowed in a queue/stack");
   return std::make_unique<QueueStackMap>(def, options);
 }
