@@ -321,8 +321,10 @@ class MapArray final : public Map {
     if (index >= max_entries_) return kE2BIG;
     const uint32_t id = load_index(value);
     Map* inner = find_map(id);
-    // The kernel fails a bad fd with -EBADF; an unknown id is -EINVAL here.
-    if (inner == nullptr || !meta_equal(*def().inner, inner->def())) return kEINVAL;
+    // An unknown id is the kernel's bad fd (-EBADF); a map that does not fit
+    // the template is -EINVAL, as bpf_map_meta_equal failing.
+    if (inner == nullptr) return kEBADF;
+    if (!meta_equal(*def().inner, inner->def())) return kEINVAL;
     SpinGuard g(*lock());
     slots_[index].store(inner, std::memory_order_release);
     ids()[index].store(id, std::memory_order_release);
@@ -429,7 +431,7 @@ long ProgArray::host_update(const void* key, const void* value, uint64_t flags) 
   const uint32_t id = load_index(value);
   const ProgResolver resolve = g_prog_resolver.load(std::memory_order_acquire);
   const void* prog = resolve != nullptr ? resolve(id) : nullptr;
-  if (prog == nullptr) return kEINVAL;
+  if (prog == nullptr) return kEBADF;  // the kernel's answer to a bad program fd
   set(index, prog, id);
   return 0;
 }

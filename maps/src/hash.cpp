@@ -26,9 +26,7 @@ namespace {
 // -ENOMEM). A worker's burst of 32 packets with a few updates each stays
 // well inside it. The kernel has one per CPU but reuses elements at once.
 constexpr uint32_t kSparesPerLcore = 256;
-// -EBADF: a host update of a map-in-map names an inner map id that does not
-// exist (the kernel's fd would be bad).
-constexpr long kEBADF = -9;
+
 
 enum class Kind { kPlain, kPercpu, kOfMaps };
 

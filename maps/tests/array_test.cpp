@@ -314,7 +314,7 @@ TEST(ProgArray, HostUpdateResolvesIds) {
   auto m = create_map(def_of(BPF_MAP_TYPE_PROG_ARRAY, 4, 3));
   ProgArray* pa = ProgArray::from(m.get());
   uint32_t k = 0, id = 10;
-  EXPECT_EQ(m->host_update(&k, &id, BPF_ANY), kEINVAL);  // no resolver installed yet
+  EXPECT_EQ(m->host_update(&k, &id, BPF_ANY), kEBADF);  // no resolver installed yet
   ResolverGuard guard;
   EXPECT_EQ(m->host_update(&k, &id, BPF_ANY), 0);
   EXPECT_EQ(pa->get(0), &g_prog_a);
@@ -324,7 +324,7 @@ TEST(ProgArray, HostUpdateResolvesIds) {
   EXPECT_EQ(m->host_update(&k, &id, BPF_NOEXIST), kEINVAL);  // fd arrays take BPF_ANY only
   EXPECT_EQ(m->host_update(&k, &id, BPF_EXIST), kEINVAL);
   id = 99;
-  EXPECT_EQ(m->host_update(&k, &id, BPF_ANY), kEINVAL);  // unknown program
+  EXPECT_EQ(m->host_update(&k, &id, BPF_ANY), kEBADF);  // unknown program
   EXPECT_EQ(pa->get(0), &g_prog_b);
   uint32_t big = 3;
   id = 10;
@@ -435,8 +435,8 @@ TEST(ArrayOfMaps, InnerMustMatchTheTemplate) {
   MapDef q = def_of(BPF_MAP_TYPE_QUEUE, 8, 16);
   q.key_size = 0;
   expect_bad(q);
-  uint32_t id = 0xfffffff0;  // no such map
-  EXPECT_EQ(outer->host_update(&k, &id, BPF_ANY), kEINVAL);
+  uint32_t id = 0xfffffff0;  // no such map: the kernel's bad fd
+  EXPECT_EQ(outer->host_update(&k, &id, BPF_ANY), kEBADF);
 
   // BPF_F_INNER_MAP: arrays of any size fit.
   MapDef flexible = array_def(8, 16, BPF_F_INNER_MAP);

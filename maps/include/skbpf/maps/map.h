@@ -30,6 +30,9 @@ using MapDef = vm::MapDef;
 // The kernel's errors, negative as helpers return them.
 inline constexpr long kENOENT = -2;
 inline constexpr long kE2BIG = -7;
+// A host update naming an inner map id that does not exist (the kernel's
+// answer to a bad fd; ids stand in for fds here).
+inline constexpr long kEBADF = -9;
 inline constexpr long kENOMEM = -12;
 inline constexpr long kEBUSY = -16;
 inline constexpr long kEEXIST = -17;

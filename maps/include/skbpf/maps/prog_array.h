@@ -53,7 +53,7 @@ class ProgArray : public Map {
   // Host view, as the kernel's syscalls on a program array:
   //  update: value = u32 program id, resolved through the installed
   //          resolver; flags must be BPF_ANY (-EINVAL), index >= max_entries
-  //          -E2BIG, unknown id or no resolver -EINVAL;
+  //          -E2BIG, unknown id or no resolver -EBADF (a bad fd);
   //  lookup: the id in the slot, -ENOENT when empty;
   //  delete: clears the slot, -ENOENT when already empty.
   long host_lookup(const void* key, void* value) override;
