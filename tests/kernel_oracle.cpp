@@ -98,7 +98,8 @@ uint64_t sum_u64(const MapElement& element, size_t offset) {
 }
 
 KernelRun kernel_test_run(const std::string& obj_path, const std::string& prog_name,
-                          const std::string& pcap_path, const std::vector<MapInit>& map_init) {
+                          const std::string& pcap_path, const std::vector<MapInit>& map_init,
+                          uint32_t repeat) {
   KernelRun run;
   libbpf_set_print(capture_log);
   g_log.clear();
@@ -155,11 +156,12 @@ KernelRun kernel_test_run(const std::string& obj_path, const std::string& prog_n
                 .data_out = out.data(), .data_size_in = static_cast<uint32_t>(r.data_in.size()),
                 .data_size_out = static_cast<uint32_t>(out.size()), .ctx_in = &ctx_in,
                 .ctx_out = &ctx_out, .ctx_size_in = sizeof(ctx_in),
-                .ctx_size_out = sizeof(ctx_out), .repeat = 1);
+                .ctx_size_out = sizeof(ctx_out), .repeat = static_cast<int>(repeat));
     if (bpf_prog_test_run_opts(prog_fd, &opts) != 0) {
       r.error = errno;
     } else {
       r.retval = opts.retval;
+      r.duration_ns = opts.duration;
       out.resize(opts.data_size_out);
       r.data_out = std::move(out);
       r.mark = ctx_out.mark;

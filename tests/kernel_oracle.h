@@ -47,6 +47,7 @@ struct FrameResult {
   uint32_t priority = 0;
   uint32_t tc_index = 0;
   std::array<uint32_t, 5> cb{};
+  uint32_t duration_ns = 0;  // the kernel's mean per run (with repeat)
 };
 
 // One map element after the run. Per-CPU maps: one value per possible CPU
@@ -73,8 +74,11 @@ struct KernelRun {
 // Throws std::runtime_error (with libbpf's log, e.g. the verifier's) when
 // the object does not open or load although bpf() works, or a map-init
 // line does not fit its map.
+// `repeat` runs each frame that many times (BPF_PROG_TEST_RUN's repeat, on
+// the same skb) and reports the kernel's mean duration.
 KernelRun kernel_test_run(const std::string& obj_path, const std::string& prog_name,
-                          const std::string& pcap_path, const std::vector<MapInit>& map_init);
+                          const std::string& pcap_path, const std::vector<MapInit>& map_init,
+                          uint32_t repeat = 1);
 
 // Sum of the little-endian u64 at `offset` over a per-CPU element's values
 // (or the one value of an ordinary map).

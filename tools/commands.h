@@ -15,5 +15,6 @@ struct ExitError : std::runtime_error {
 
 void add_disasm_command(CLI::App& app);
 void add_conformance_commands(CLI::App& app);
+void add_test_run_command(CLI::App& app);
 
 }  // namespace skbpf::tools

@@ -100,11 +100,17 @@ TEST(Catalogue, TablesPerProgramType) {
   EXPECT_EQ(sock.find(BPF_FUNC_csum_diff), nullptr);  // not in sk_filter_func_proto
   EXPECT_NE(sock.find(BPF_FUNC_map_lookup_elem), nullptr);
   EXPECT_EQ(raw.find(BPF_FUNC_map_lookup_elem), nullptr);
-  EXPECT_EQ(cls.find(BPF_FUNC_skb_store_bytes), nullptr);  // missing: needs the skb
+  EXPECT_NE(cls.find(BPF_FUNC_skb_store_bytes), nullptr);
+  EXPECT_EQ(sock.find(BPF_FUNC_skb_store_bytes), nullptr);  // tc only
+  EXPECT_NE(sock.find(BPF_FUNC_skb_load_bytes), nullptr);
   EXPECT_STREQ(cls.find(BPF_FUNC_ktime_get_ns)->name, "ktime_get_ns");
   for (const HelperInfo& h : catalogue()) {
     EXPECT_EQ(cls.find(h.id) != nullptr, h.fn != nullptr && (h.prog_types & kSchedCls)) << h.name;
   }
+}
+
+TEST(Catalogue, EveryHelperIsImplemented) {
+  for (const HelperInfo& h : catalogue()) EXPECT_NE(h.fn, nullptr) << h.name;
 }
 
 TEST(Catalogue, DocsInSync) {

@@ -9,6 +9,10 @@
 // The run loop is a template on kChecked: the checked instance tests every
 // memory access against the stack and the permitted regions, and counts
 // taken branches against a step limit; the unchecked one trusts the verifier.
+//
+// Tail calls jump into the target's decoded code (its InterpEntry) on the
+// same frame. Callbacks (bpf_loop & co.) are nested runs of the run loop on
+// the C stack, sharing the outer run's BPF stack, step and tail-call counts.
 #include "skbpf/vm/interpreter.h"
 
 #include <fmt/format.h>
@@ -21,36 +25,46 @@ namespace skbpf::vm {
 
 using namespace detail;
 
-struct DecodedInsn {
-  const void* handler;
-  uint8_t dst;
-  uint8_t src;
-  int16_t off;
-  uint32_t pc;  // index of the raw instruction, for errors
-  int64_t imm;  // sign-extended; LD_IMM64: the 64-bit value
-  union {
-    const DecodedInsn* target;  // jumps and local calls
-    HelperFn helper;            // helper calls
-    struct {                    // superinstructions: the registers of the last slot
-      uint8_t dst2;
-      uint8_t src2;
-    } fused;
-  };
-};
-static_assert(sizeof(DecodedInsn) == 32, "keep a decoded slot at half a cache line");
-
 namespace {
 
 struct Frame {
   uint64_t saved[4];  // r6..r9 of the caller
   const DecodedInsn* ret;
+  const InterpEntry* entry;  // the caller's program (a tail call in the callee changes it)
 };
 
-struct RunEnv {
-  const HelperTable* helpers;
-  PacketLoadFn packet_load;
-  uint64_t step_limit;
+// What one run shares with the callbacks it makes (nested runs).
+struct RunShared {
+  uintptr_t stack_hi;   // top of the BPF stack: frame 0's r10
+  uint64_t step_limit;  // checked mode: the budget of the whole run (0: none)
+  uint64_t steps;       // checked mode: taken branches and calls so far
+  uint32_t tail_calls;  // tail calls taken so far (at most kMaxTailCalls)
 };
+
+// Where a run (or a callback) starts.
+struct Start {
+  const InterpEntry* entry;
+  const DecodedInsn* pc;
+  uint64_t r[5];   // r1..r5
+  uintptr_t fp;    // r10
+  uint32_t frame;  // index of its frame: 0, or a callback's depth
+};
+
+// A helper call in progress in a program that loads function pointers:
+// what vm::call_function needs to run a callback of that program.
+struct InterpSite : detail::CallbackSite {
+  const InterpEntry* entry;
+  const ExecArgs* args;
+  RunShared* shared;
+  uintptr_t fp;       // the calling frame's r10
+  uint32_t frames;    // frames in use, the calling one included
+  uint32_t insn;      // the helper call, for errors
+  ExecStatus status;  // a callback's failure, which ends the run
+  ExecError error;
+};
+
+template <bool kChecked>
+uint64_t call_back(detail::CallbackSite* self, uint64_t fn, const uint64_t args[5]);
 
 template <typename T>
 inline T load(uintptr_t addr) {
@@ -75,9 +89,9 @@ inline bool in_regions(std::span<const MemoryRegion> regions, uintptr_t addr, ui
 }
 
 // Returns the label table when `labels_out` is set (decode time), otherwise
-// runs the program.
+// runs the program from `start` until the exit of its first frame.
 template <bool kChecked>
-ExecStatus run(const DecodedInsn* code, const RunEnv& env, const ExecArgs& args, uint64_t* r0,
+ExecStatus run(const Start* start, RunShared* shared, const ExecArgs& args, uint64_t* r0,
                ExecError* error, const void* const** labels_out) {
   static const void* const kLabels[kNumHandlers] = {
 #define SKBPF_LABEL_ALU(op) &&L_##op##64_K, &&L_##op##64_X, &&L_##op##32_K, &&L_##op##32_X,
@@ -95,16 +109,16 @@ ExecStatus run(const DecodedInsn* code, const RunEnv& env, const ExecArgs& args,
     return ExecStatus::kOk;
   }
 
-  alignas(16) uint8_t stack[kMaxCallFrames * kStackSize];
-  const uintptr_t stack_hi = reinterpret_cast<uintptr_t>(stack) + sizeof(stack);
+  const InterpEntry* entry = start->entry;  // changes on tail calls
+  const uintptr_t stack_hi = shared->stack_hi;
   Frame frames[kMaxCallFrames - 1];
-  uint32_t depth = 0;
-  [[maybe_unused]] uint64_t steps = 0;
+  uint32_t depth = 0;  // frames above the first of this run
+  const uint32_t max_depth = kMaxCallFrames - 1 - start->frame;
+  [[maybe_unused]] uint64_t& steps = shared->steps;
   uint64_t reg[kNumRegs];
-  reg[1] = args.r1;
-  reg[2] = args.r2;
-  reg[kFramePointer] = stack_hi;
-  const DecodedInsn* pc = code;
+  std::memcpy(&reg[1], start->r, sizeof(start->r));
+  reg[kFramePointer] = start->fp;
+  const DecodedInsn* pc = start->pc;
   // Only for the fault path; never read otherwise.
   [[maybe_unused]] uintptr_t fault_addr = 0;
   [[maybe_unused]] uint32_t fault_size = 0;
@@ -121,7 +135,7 @@ ExecStatus run(const DecodedInsn* code, const RunEnv& env, const ExecArgs& args,
 #define BRANCH()                                                                   \
   do {                                                                             \
     if constexpr (kChecked) {                                                      \
-      if (env.step_limit != 0 && ++steps > env.step_limit) goto step_limit;        \
+      if (shared->step_limit != 0 && ++steps > shared->step_limit) goto step_limit; \
     }                                                                              \
     pc = pc->target;                                                               \
     goto* pc->handler;                                                             \
@@ -321,8 +335,55 @@ L_JA:
 L_CALL_HELPER:
   reg[0] = pc->helper(reg[1], reg[2], reg[3], reg[4], reg[5]);
   NEXT;
+  // A helper that may call back (vm::call_function) finds this run through
+  // the thread's callback site, set for the duration of the call.
+#define CALL_WITH_SITE(fn)                                                 \
+  do {                                                                     \
+    InterpSite site;                                                       \
+    site.call = &call_back<kChecked>;                                      \
+    site.entry = entry;                                                    \
+    site.args = &args;                                                     \
+    site.shared = shared;                                                  \
+    site.fp = reg[kFramePointer];                                          \
+    site.frames = start->frame + depth + 1;                                \
+    site.insn = pc->pc;                                                    \
+    site.status = ExecStatus::kOk;                                         \
+    detail::CallbackSite* const outer = detail::callback_site;             \
+    detail::callback_site = &site;                                         \
+    reg[0] = (fn)(reg[1], reg[2], reg[3], reg[4], reg[5]);                 \
+    detail::callback_site = outer;                                         \
+    if (site.status != ExecStatus::kOk) {                                  \
+      if (error) *error = site.error;                                      \
+      return site.status;                                                  \
+    }                                                                      \
+  } while (0)
+L_CALL_HELPER_CB:
+  CALL_WITH_SITE(pc->helper);
+  NEXT;
+  // bpf_tail_call: jump to the target's first instruction on this frame
+  // (r1 and r10 as they are). An index out of range, an empty slot, a
+  // target this engine cannot enter, or the 34th tail call of the run fall
+  // through, r0 unchanged. Only tail calls taken count, as in the x86 JIT
+  // (and the kernel's interpreter since 7.0, which counted empty slots).
+L_TAIL_CALL:
+  if (shared->tail_calls < kMaxTailCalls) {
+    const auto* target = static_cast<const Engine*>(
+        entry->prog_array_get(reg[2], static_cast<uint32_t>(reg[3])));
+    const auto* e =
+        target ? static_cast<const InterpEntry*>(target->interp_entry(kChecked)) : nullptr;
+    if (e != nullptr) {
+      ++shared->tail_calls;
+      if constexpr (kChecked) {
+        if (shared->step_limit != 0 && ++steps > shared->step_limit) goto step_limit;
+      }
+      entry = e;
+      pc = e->code;
+      goto* pc->handler;
+    }
+  }
+  NEXT;
 L_CALLX: {
-  const HelperEntry* h = env.helpers ? env.helpers->find(static_cast<int64_t>(DST)) : nullptr;
+  const HelperEntry* h = entry->helpers ? entry->helpers->find(static_cast<int64_t>(DST)) : nullptr;
   if (h == nullptr) {
     if (error) {
       *error = ExecError{};
@@ -332,11 +393,11 @@ L_CALLX: {
     }
     return ExecStatus::kUnknownHelper;
   }
-  reg[0] = h->fn(reg[1], reg[2], reg[3], reg[4], reg[5]);
+  CALL_WITH_SITE(h->fn);
   NEXT;
 }
 L_CALL_LOCAL:
-  if (depth + 1 >= kMaxCallFrames) {
+  if (depth >= max_depth) {
     if (error) {
       *error = ExecError{};
       error->status = ExecStatus::kCallDepth;
@@ -348,6 +409,7 @@ L_CALL_LOCAL:
     Frame& f = frames[depth++];
     std::memcpy(f.saved, &reg[6], sizeof(f.saved));
     f.ret = pc + 1;
+    f.entry = entry;
     reg[kFramePointer] -= kStackSize;
   }
   BRANCH();
@@ -361,6 +423,7 @@ L_EXIT:
     std::memcpy(&reg[6], f.saved, sizeof(f.saved));
     reg[kFramePointer] += kStackSize;
     pc = f.ret;
+    entry = f.entry;
   }
   goto* pc->handler;
 
@@ -373,7 +436,7 @@ L_LDDW:
 #define LD_PACKET(name, type, swap, offset_expr)                                            \
   L_##name : {                                                                              \
     type buf;                                                                               \
-    const void* p = env.packet_load(reinterpret_cast<const void*>(reg[6]), (offset_expr),   \
+    const void* p = entry->packet_load(reinterpret_cast<const void*>(reg[6]), (offset_expr), \
                                     sizeof(type), &buf);                                    \
     if (p == nullptr) {                                                                     \
       *r0 = 0;                                                                              \
@@ -511,7 +574,7 @@ step_limit:
     *error = ExecError{};
     error->status = ExecStatus::kStepLimit;
     error->insn = pc->pc;
-    error->value = static_cast<int64_t>(env.step_limit);
+    error->value = static_cast<int64_t>(shared->step_limit);
   }
   return ExecStatus::kStepLimit;
 
@@ -523,144 +586,57 @@ step_limit:
 #undef CHECK_MEM
 #undef ADDR_SRC
 #undef ADDR_DST
+#undef CALL_WITH_SITE
 #undef NO_SWAP
 #undef ABS_OFF
 #undef IND_OFF
 }
 
-// Which handler runs a raw instruction, and with which immediate.
-Handler alu_handler(const Insn& in, int64_t* imm) {
-  using namespace op;
-  const bool is64 = cls(in.code) == kAlu64;
-  const bool reg = src_bit(in.code) == kX;
-  const uint8_t o = alu_op(in.code);
-  const auto pick = [&](Handler k64) {
-    // The four variants of an op are consecutive: 64_K, 64_X, 32_K, 32_X.
-    return static_cast<Handler>(k64 + (is64 ? 0 : 2) + (reg ? 1 : 0));
-  };
-  switch (o) {
-    case kAdd: return pick(ADD64_K);
-    case kSub: return pick(SUB64_K);
-    case kMul: return pick(MUL64_K);
-    case kOr: return pick(OR64_K);
-    case kAnd: return pick(AND64_K);
-    case kXor: return pick(XOR64_K);
-    case kLsh:
-    case kRsh:
-    case kArsh:
-      if (!reg) *imm &= is64 ? 63 : 31;
-      return pick(o == kLsh ? LSH64_K : o == kRsh ? RSH64_K : ARSH64_K);
-    case kDiv:
-    case kMod: {
-      const bool is_signed = in.off == 1;
-      if (!reg && *imm == 0) {
-        // x / 0 = 0 and x % 0 = x, decided once here instead of per run.
-        if (o == kDiv) return pick(MOV64_K);           // imm is already 0
-        return is64 ? NOP : ZEXT32;
-      }
-      if (o == kDiv) return pick(is_signed ? SDIV64_K : DIV64_K);
-      return pick(is_signed ? SMOD64_K : MOD64_K);
-    }
-    case kMov:
-      if (reg && in.off != 0) {
-        if (is64) return in.off == 8 ? MOVSX64_8 : in.off == 16 ? MOVSX64_16 : MOVSX64_32;
-        return in.off == 8 ? MOVSX32_8 : MOVSX32_16;
-      }
-      return pick(MOV64_K);
-    case kNeg: return is64 ? NEG64 : NEG32;
-    case kEnd:
-      if (is64 || src_bit(in.code) == kToBe) {
-        return in.imm == 16 ? BSWAP16 : in.imm == 32 ? BSWAP32 : BSWAP64;
-      }
-      return in.imm == 16 ? LE16 : in.imm == 32 ? LE32 : NOP;  // le64 is the identity
-  }
-  return NOP;
+// A run from the program's entry: frame 0 at the top of a fresh stack.
+template <bool kChecked>
+ExecStatus start_run(const InterpEntry* entry, const ExecArgs& args, uint64_t* r0,
+                     ExecError* error) {
+  alignas(16) uint8_t stack[kMaxCallFrames * kStackSize];
+  RunShared shared{reinterpret_cast<uintptr_t>(stack) + sizeof(stack), entry->step_limit, 0, 0};
+  const Start start{entry, entry->code, {args.r1, args.r2, 0, 0, 0}, shared.stack_hi, 0};
+  return run<kChecked>(&start, &shared, args, r0, error, nullptr);
 }
 
-Handler jmp_handler(const Insn& in) {
-  using namespace op;
-  const bool is32 = cls(in.code) == kJmp32;
-  const bool reg = src_bit(in.code) == kX;
-  const auto pick = [&](Handler k64) {
-    return static_cast<Handler>(k64 + (is32 ? 2 : 0) + (reg ? 1 : 0));
+// vm::call_function inside a helper called by `self`'s run: runs the
+// callback as a nested run on the next frame of the same stack.
+template <bool kChecked>
+uint64_t call_back(detail::CallbackSite* self, uint64_t fn, const uint64_t args[5]) {
+  auto* site = static_cast<InterpSite*>(self);
+  if (site->status != ExecStatus::kOk) return 1;  // a callback failed: stop iterating
+  const auto fail = [&](ExecStatus status, int64_t value) {
+    site->error = ExecError{};
+    site->error.status = status;
+    site->error.insn = site->insn;
+    site->error.value = value;
+    site->status = status;
+    return uint64_t{1};
   };
-  switch (jmp_op(in.code)) {
-    case kJeq: return pick(JEQ_K);
-    case kJne: return pick(JNE_K);
-    case kJgt: return pick(JGT_K);
-    case kJge: return pick(JGE_K);
-    case kJlt: return pick(JLT_K);
-    case kJle: return pick(JLE_K);
-    case kJsgt: return pick(JSGT_K);
-    case kJsge: return pick(JSGE_K);
-    case kJslt: return pick(JSLT_K);
-    case kJsle: return pick(JSLE_K);
-    case kJset: return pick(JSET_K);
-  }
-  return JA;
-}
-
-Handler mem_handler(const Insn& in) {
-  using namespace op;
-  const int s = size(in.code) == kB ? 0 : size(in.code) == kH ? 1 : size(in.code) == kW ? 2 : 3;
-  switch (cls(in.code)) {
-    case kLdx:
-      if (mode(in.code) == kMemSx) return static_cast<Handler>(LDXSX_B + s);
-      return static_cast<Handler>(LDX_B + s);
-    case kSt: return static_cast<Handler>(ST_B + s);
-    case kStx:
-      break;
-    default: return NOP;
-  }
-  if (mode(in.code) == kMem) return static_cast<Handler>(STX_B + s);
-  const Handler base = size(in.code) == kW ? AADD_W : AADD_DW;
-  // Order within each size: add or and xor, fetch add or and xor, xchg, cmpxchg.
-  if (in.imm == kAtomicXchg) return static_cast<Handler>(base + 8);
-  if (in.imm == kAtomicCmpXchg) return static_cast<Handler>(base + 9);
-  const int32_t a = in.imm & ~kFetch;
-  const int idx = a == kAdd ? 0 : a == kOr ? 1 : a == kAnd ? 2 : 3;
-  return static_cast<Handler>(base + idx + ((in.imm & kFetch) ? 4 : 0));
-}
-
-// Superinstructions for the idioms clang emits most: building a value from
-// bytes (ldxb; lsh; or) and zero-extending 32 bits without alu32 (lsh 32;
-// rsh 32). They cut dispatches and, more, the store-to-load round trips of
-// the in-memory register file on the dependency chain. Returns the handler
-// for slot i, or the plain one.
-Handler fuse(const std::vector<Insn>& insns, size_t i, Handler plain, DecodedInsn* code) {
-  DecodedInsn& d = code[i];
-  using namespace op;
-  const size_t n = insns.size();
-  const auto is = [&](size_t k, uint8_t code) { return k < n && insns[k].code == code; };
-  const auto shift32 = [&](size_t k, uint8_t code, uint8_t reg) {
-    return is(k, code) && insns[k].dst == reg && insns[k].imm == 32;
-  };
-  const Insn& in = insns[i];
-  constexpr uint8_t kLsh64K = kAlu64 | kLsh | kK, kRsh64K = kAlu64 | kRsh | kK;
-  constexpr uint8_t kMov64X = kAlu64 | kMov | kX, kOr64X = kAlu64 | kOr | kX;
-  constexpr uint8_t kLdxB = kLdx | kMem | kB;
-  constexpr uint8_t kJne64K = kJmp | kJne | kK;
-  if (in.code == kLsh64K && in.imm == 32 && shift32(i + 1, kRsh64K, in.dst)) return F_ZEXT;
-  if (in.code == kMov64X && in.off == 0 && shift32(i + 1, kLsh64K, in.dst) &&
-      shift32(i + 2, kRsh64K, in.dst)) {
-    // clang's unsigned 32-bit compare without alu32: zero-extend, then test.
-    if (is(i + 3, kJne64K) && insns[i + 3].dst == in.dst) {
-      d.imm = insns[i + 3].imm;
-      d.target = &code[i + 4 + insns[i + 3].off];  // the jump's target, checked at load
-      return F_MOV_ZEXT_JNE;
+  if (site->frames >= kMaxCallFrames) return fail(ExecStatus::kCallDepth, 0);
+  const auto* target = reinterpret_cast<const DecodedInsn*>(fn);
+  if constexpr (kChecked) {
+    // Only what LD_IMM64 src 4 produced: a slot of this program's code.
+    const uintptr_t base = reinterpret_cast<uintptr_t>(site->entry->code);
+    if (fn < base || fn - base >= site->entry->size * sizeof(DecodedInsn) ||
+        (fn - base) % sizeof(DecodedInsn) != 0) {
+      return fail(ExecStatus::kBadFunction, static_cast<int64_t>(fn));
     }
-    return F_MOV_ZEXT;
   }
-  if (in.code == kLdxB && is(i + 1, kLsh64K) && insns[i + 1].dst == in.dst) {
-    d.imm = insns[i + 1].imm & 63;
-    if (is(i + 2, kOr64X)) {
-      d.fused.dst2 = insns[i + 2].dst;
-      d.fused.src2 = insns[i + 2].src;
-      return F_LDXB_LSH_OR;
-    }
-    return F_LDXB_LSH;
+  const Start start{site->entry, target, {args[0], args[1], args[2], args[3], args[4]},
+                    site->fp - kStackSize, site->frames};
+  uint64_t r0 = 0;
+  ExecError error;
+  const ExecStatus status = run<kChecked>(&start, site->shared, *site->args, &r0, &error, nullptr);
+  if (status != ExecStatus::kOk) {
+    site->error = error;
+    site->status = status;
+    return 1;
   }
-  return plain;
+  return r0;
 }
 
 }  // namespace
@@ -672,6 +648,7 @@ const char* to_string(ExecStatus status) {
     case ExecStatus::kCallDepth: return "call depth limit exceeded";
     case ExecStatus::kUnknownHelper: return "unknown helper";
     case ExecStatus::kStepLimit: return "step limit reached";
+    case ExecStatus::kBadFunction: return "bad callback function";
   }
   return "?";
 }
@@ -689,6 +666,9 @@ std::string ExecError::to_string() const {
       return fmt::format("insn {}: callx to unknown helper id {}", insn, value);
     case ExecStatus::kStepLimit:
       return fmt::format("insn {}: step limit of {} taken branches reached", insn, value);
+    case ExecStatus::kBadFunction:
+      return fmt::format("insn {}: helper called back {:#x}, not a function of the program", insn,
+                         static_cast<uint64_t>(value));
   }
   return "?";
 }
@@ -699,97 +679,37 @@ Interpreter::Interpreter(const Program& program, const Runtime& runtime,
   using namespace op;
   if (runtime_.helpers == nullptr) runtime_.helpers = program.helpers();
   const void* const* labels = nullptr;
-  const RunEnv env{};
   if (options_.checked) {
-    run<true>(nullptr, env, ExecArgs{}, nullptr, nullptr, &labels);
+    run<true>(nullptr, nullptr, ExecArgs{}, nullptr, nullptr, &labels);
   } else {
-    run<false>(nullptr, env, ExecArgs{}, nullptr, nullptr, &labels);
+    run<false>(nullptr, nullptr, ExecArgs{}, nullptr, nullptr, &labels);
   }
 
-  const std::vector<Insn>& insns = program.insns();
-  code_.resize(insns.size());
-  for (size_t i = 0; i < insns.size(); ++i) {
-    const Insn& in = insns[i];
-    DecodedInsn& d = code_[i];
-    d.dst = in.dst;
-    d.src = in.src;
-    d.off = in.off;
-    d.pc = static_cast<uint32_t>(i);
-    d.imm = in.imm;
-    d.target = nullptr;
-    Handler h = NOP;
-    switch (cls(in.code)) {
-      case kAlu:
-      case kAlu64: h = alu_handler(in, &d.imm); break;
-      case kJmp:
-      case kJmp32:
-        if (in.code == kExitCode) {
-          h = EXIT;
-        } else if (in.code == kCallxCode) {
-          h = CALLX;
-        } else if (in.code == kCallCode && in.src == kPseudoCall) {
-          h = CALL_LOCAL;
-          d.target = &code_[i + 1 + in.imm];
-        } else if (in.code == kCallCode) {
-          const HelperEntry* e = runtime_.helpers ? runtime_.helpers->find(in.imm) : nullptr;
-          if (e == nullptr) throw LoadError(i, fmt::format("unknown helper id {}", in.imm));
-          h = CALL_HELPER;
-          d.helper = e->fn;
-        } else if (jmp_op(in.code) == kJa) {
-          h = JA;
-          d.target = &code_[i + 1 + (in.code == kGotolCode ? in.imm : in.off)];
-        } else {
-          h = jmp_handler(in);
-          d.target = &code_[i + 1 + in.off];
-        }
-        break;
-      case kLd:
-        if (in.code == kLdImm64) {
-          h = LDDW;
-          d.imm = static_cast<int64_t>(static_cast<uint32_t>(in.imm) |
-                                       static_cast<uint64_t>(static_cast<uint32_t>(insns[i + 1].imm))
-                                           << 32);
-          // A function pointer is the callee's decoded slot: what helpers
-          // that call back into the program (bpf_loop, issue 4) hand to the
-          // engine. Opaque to the program, as the kernel's is.
-          if (in.src == kPseudoFunc) d.imm = reinterpret_cast<intptr_t>(&code_[i + 1 + in.imm]);
-          code_[i].handler = labels[h];
-          ++i;  // the second slot is skipped by LDDW and never dispatched
-          code_[i] = DecodedInsn{labels[NOP], 0, 0, 0, static_cast<uint32_t>(i), 0, {nullptr}};
-          continue;
-        }
-        if (runtime_.packet_load == nullptr) {
-          throw LoadError(i, "LD_ABS/LD_IND need a packet-access hook and the runtime has none");
-        }
-        {
-          const int s = size(in.code) == kB ? 0 : size(in.code) == kH ? 1 : 2;
-          h = static_cast<Handler>((mode(in.code) == kAbs ? LD_ABS_B : LD_IND_B) + s);
-        }
-        break;
-      default: h = mem_handler(in); break;
-    }
-    if (options_.fuse) h = fuse(insns, i, h, code_.data());
-    d.handler = labels[h];
-  }
+  decode(program, runtime_, options_.fuse, labels, &code_);
+  entry_ = std::make_unique<InterpEntry>(InterpEntry{code_.data(), code_.size(), runtime_.helpers,
+                                                     runtime_.packet_load, runtime_.prog_array_get,
+                                                     options_.step_limit});
 }
 
 Interpreter::~Interpreter() = default;
 
+const void* Interpreter::interp_entry(bool checked) const {
+  return checked == options_.checked ? entry_.get() : nullptr;
+}
+
 ExecStatus Interpreter::exec(const ExecArgs& args, uint64_t* r0, ExecError* error) const {
-  const RunEnv env{runtime_.helpers, runtime_.packet_load, options_.step_limit};
-  if (options_.checked) return run<true>(code_.data(), env, args, r0, error, nullptr);
-  return run<false>(code_.data(), env, args, r0, error, nullptr);
+  if (options_.checked) return start_run<true>(entry_.get(), args, r0, error);
+  return start_run<false>(entry_.get(), args, r0, error);
 }
 
 uint32_t Interpreter::exec_burst(void* const ctxs[], uint64_t rcs[], uint32_t n) const {
-  const RunEnv env{runtime_.helpers, runtime_.packet_load, options_.step_limit};
   uint32_t failed = 0;
   ExecArgs args;
   for (uint32_t i = 0; i < n; ++i) {
     args.r1 = reinterpret_cast<uintptr_t>(ctxs[i]);
     const ExecStatus st = options_.checked
-                              ? run<true>(code_.data(), env, args, &rcs[i], nullptr, nullptr)
-                              : run<false>(code_.data(), env, args, &rcs[i], nullptr, nullptr);
+                              ? start_run<true>(entry_.get(), args, &rcs[i], nullptr)
+                              : start_run<false>(entry_.get(), args, &rcs[i], nullptr);
     if (st != ExecStatus::kOk) {
       rcs[i] = 0;
       ++failed;

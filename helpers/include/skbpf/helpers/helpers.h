@@ -86,4 +86,32 @@ void set_trace_rate_limit(uint32_t per_second);
 long bprintf(char* out, size_t out_size, const char* fmt, size_t fmt_size, const uint64_t* args,
              uint32_t num_args);
 
+// ---- callbacks and tail calls (callbacks.cpp) -----------------------------
+// Callbacks are functions of the running program (LD_IMM64 src 4), called
+// through vm::call_function: 0 from them continues, non-zero stops.
+//
+// bpf_loop(nr_loops, callback_fn, callback_ctx, flags): callback_fn(i,
+// callback_ctx) for i = 0 .. nr_loops - 1 until it returns non-zero.
+// Returns the number of calls made; -EINVAL for flags != 0, -E2BIG for
+// nr_loops > 1 << 23 (BPF_MAX_LOOPS). nr_loops is the low 32 bits of r1.
+u64 loop(u64 nr_loops, u64 callback_fn, u64 callback_ctx, u64 flags, u64);
+// bpf_for_each_map_elem(map, callback_fn, callback_ctx, flags):
+// callback_fn(map, key, value, callback_ctx) for each element (value: the
+// element's storage, this lcore's slot for per-CPU maps; see
+// maps::for_each_elem) until it returns non-zero. Returns the number of
+// calls made; -EINVAL for flags != 0, -ENOTSUPP (-524) for a map type the
+// kernel cannot iterate (its verifier refuses those programs).
+u64 for_each_map_elem(u64 map, u64 callback_fn, u64 callback_ctx, u64 flags, u64);
+// bpf_tail_call is a jump that the engines make themselves (they recognise
+// id 12 at load, vm::kTailCallHelperId); this function only gives the id a
+// place in the helper table so programs that tail-call load. It is never
+// called by a call instruction (a callx to id 12 reaches it: it does
+// nothing and returns -EINVAL).
+u64 tail_call_stub(u64 ctx, u64 map, u64 index, u64, u64);
+// vm::Runtime::prog_array_get for skbpf's maps: the program in slot `index`
+// of the maps::ProgArray `map` (a const vm::Engine*), nullptr when the
+// slot is empty, the index out of range or `map` not a program array.
+// Engines that run programs calling bpf_tail_call need it in their Runtime.
+const void* prog_array_get(uint64_t map, uint32_t index);
+
 }  // namespace skbpf::helpers

@@ -143,4 +143,17 @@ std::string map_type_name(uint32_t type);
 
 inline uint32_t round_up8(uint32_t n) { return (n + 7) & ~7u; }
 
+// ---- program side: iteration (bpf_for_each_map_elem; src/for_each.cpp) ----
+// Calls fn(key, value, user) for each element of `map` until fn returns
+// true. `value` is the element's storage in the map (this lcore's slot for
+// per-CPU maps), so fn may change it, as a program's callback may; `key`
+// too for hashes, while arrays pass a u32 index of the iteration's own, as
+// the kernel does. fn may delete the element it is given. Returns the number
+// of fn calls; kENOTSUPP for a type without the kernel's
+// map_for_each_callback (all but ARRAY, PERCPU_ARRAY, HASH, PERCPU_HASH,
+// LRU_HASH and LRU_PERCPU_HASH; the kernel's verifier refuses those). No
+// lock, no allocation: packet path.
+using ForEachFn = bool (*)(void* key, void* value, void* user);
+long for_each_elem(Map* map, ForEachFn fn, void* user);
+
 }  // namespace skbpf::maps

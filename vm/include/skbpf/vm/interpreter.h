@@ -27,6 +27,7 @@ struct InterpreterOptions {
 };
 
 struct DecodedInsn;
+struct InterpEntry;
 
 class Interpreter final : public Engine {
  public:
@@ -38,11 +39,17 @@ class Interpreter final : public Engine {
   const char* name() const override { return options_.checked ? "interp-checked" : "interp"; }
   ExecStatus exec(const ExecArgs& args, uint64_t* r0, ExecError* error = nullptr) const override;
   uint32_t exec_burst(void* const ctxs[], uint64_t rcs[], uint32_t n) const override;
+  // A tail call into this program from an interpreter of the same mode
+  // enters here: the decoded code and this program's run hooks (callx
+  // table, packet loads, program arrays), so the target runs
+  // as if it had been started itself, on the caller's frame.
+  const void* interp_entry(bool checked) const override;
 
  private:
   std::vector<DecodedInsn> code_;
   Runtime runtime_;
   InterpreterOptions options_;
+  std::unique_ptr<InterpEntry> entry_;
 };
 
 }  // namespace skbpf::vm
