@@ -22,10 +22,38 @@ namespace {
 using namespace skbpf::oracle;
 using json = nlohmann::json;
 
-std::string obj(const std::string& name) { return std::string(SKBPF_PROGS_DIR "/") + name + ".o"; }
-std::string pcap(const std::string& name) { return std::string(SKBPF_PCAPS_DIR "/") + name + ".pcap"; }
-std::string map_init_path(const std::string& name) {
-  return std::string(SKBPF_PROGS_SRC_DIR "/") + name + ".map-init";
+// A program to compare: progs/NAME.o with pcaps/NAME.pcap and
+// progs/NAME.map-init, or (helper exercisers, tests/oracle_progs/) the
+// object of that directory run over pcaps/mixed.pcap.
+struct Case {
+  std::string name;
+  bool exerciser = false;
+};
+std::string obj(const Case& c) {
+  return std::string(c.exerciser ? SKBPF_ORACLE_PROGS_DIR : SKBPF_PROGS_DIR) + "/" + c.name + ".o";
+}
+std::string pcap(const Case& c) {
+  return std::string(SKBPF_PCAPS_DIR "/") + (c.exerciser ? std::string("mixed") : c.name) + ".pcap";
+}
+std::string map_init_path(const Case& c) {
+  return std::string(c.exerciser ? SKBPF_ORACLE_PROGS_SRC_DIR : SKBPF_PROGS_SRC_DIR) + "/" + c.name +
+         ".map-init";
+}
+std::vector<Case> cases() {
+  std::vector<Case> out;
+  for (const char* n : {"fw", "dnat", "dispatch", "vlan", "route", "vxlan_encap", "ipip",
+                        "sockfilter", "globals"}) {
+    out.push_back({n, false});
+  }
+  // Comma-separated names from tests/meson.build's oracle_progs lists.
+  std::string list = SKBPF_ORACLE_PROGS;
+  for (size_t at = 0; at < list.size();) {
+    size_t comma = list.find(',', at);
+    if (comma == std::string::npos) comma = list.size();
+    if (comma > at) out.push_back({list.substr(at, comma - at), true});
+    at = comma + 1;
+  }
+  return out;
 }
 bool exists(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "r");
@@ -73,10 +101,10 @@ struct SkbpfRun {
   int status = -1;
 };
 
-SkbpfRun run_skbpf(const std::string& name) {
-  std::string cmd = std::string(SKBPF_TOOL) + " test-run " + obj(name) + " --prog " + name +
-                    " --pcap " + pcap(name) + " --json";
-  if (exists(map_init_path(name))) cmd += " --map-init " + map_init_path(name);
+SkbpfRun run_skbpf(const Case& c) {
+  std::string cmd = std::string(SKBPF_TOOL) + " test-run " + obj(c) + " --prog " + c.name +
+                    " --pcap " + pcap(c) + " --json";
+  if (exists(map_init_path(c))) cmd += " --map-init " + map_init_path(c);
   SkbpfRun r;
   std::FILE* p = popen((cmd + " 2>&1").c_str(), "r");
   if (p == nullptr) return r;
@@ -101,20 +129,21 @@ SkbpfRun run_skbpf(const std::string& name) {
   return r;
 }
 
-class TestRunOracle : public ::testing::TestWithParam<const char*> {};
+class TestRunOracle : public ::testing::TestWithParam<Case> {};
 
 TEST_P(TestRunOracle, SameAsTheKernel) {
-  const std::string name = GetParam();
-  const SkbpfRun ours = run_skbpf(name);
+  const Case& c = GetParam();
+  const std::string& name = c.name;
+  const SkbpfRun ours = run_skbpf(c);
   ASSERT_EQ(ours.status, 0) << ours.output;
-  const std::vector<Bytes> frames = read_pcap(pcap(name));
+  const std::vector<Bytes> frames = read_pcap(pcap(c));
   ASSERT_EQ(ours.frames.size(), frames.size()) << ours.output;
 
   std::vector<MapInit> init;
-  if (exists(map_init_path(name))) init = read_map_init(map_init_path(name));
+  if (exists(map_init_path(c))) init = read_map_init(map_init_path(c));
   KernelRun kernel;
   try {
-    kernel = kernel_test_run(obj(name), name, pcap(name), init);
+    kernel = kernel_test_run(obj(c), name, pcap(c), init);
   } catch (const std::exception& e) {
     FAIL() << e.what();
   }
@@ -163,9 +192,7 @@ TEST_P(TestRunOracle, SameAsTheKernel) {
               kernel_elements);
 }
 
-INSTANTIATE_TEST_SUITE_P(Progs, TestRunOracle,
-                         ::testing::Values("fw", "dnat", "dispatch", "vlan", "route", "vxlan_encap",
-                                           "ipip", "sockfilter", "globals"),
-                         [](const auto& info) { return std::string(info.param); });
+INSTANTIATE_TEST_SUITE_P(Progs, TestRunOracle, ::testing::ValuesIn(cases()),
+                         [](const auto& info) { return info.param.name; });
 
 }  // namespace

@@ -78,6 +78,14 @@ void print_frame(const dataplane::TestRunResult& r, bool json, vm::ProgType type
         j["redirect"] = nullptr;
       }
       j["duration_ns"] = r.duration_ns;
+      // Only when bpf_clone_redirect sent copies (an addition to DESIGN.md §3's line).
+      if (!r.clones.empty()) {
+        nlohmann::ordered_json clones = nlohmann::ordered_json::array();
+        for (const auto& c : r.clones) {
+          clones.push_back({{"ifindex", c.ifindex}, {"flags", c.flags}, {"data", hex(c.data)}});
+        }
+        j["clones"] = clones;
+      }
     }
     fmt::print("{}\n", j.dump());
     return;
@@ -96,6 +104,7 @@ void print_frame(const dataplane::TestRunResult& r, bool json, vm::ProgType type
     fmt::print(", redirect to ifindex {}{}", r.redirect_ifindex,
                (r.redirect_flags & 1) ? " (ingress)" : "");
   }
+  if (!r.clones.empty()) fmt::print(", {} clone(s) sent", r.clones.size());
   fmt::print(", {} ns\n", r.duration_ns);
 }
 

@@ -47,9 +47,26 @@ TestRunner::TestRunner(ProgramSet& set, const LoadedProgram& prog) : set_(set), 
   maps::set_this_lcore(0);
   if (!maps::Qsbr::this_thread_online()) maps::Qsbr::global().online(0);
   regions_ = set.map_regions();
+  skb::set_clone_sink(skb::CloneSink{&TestRunner::collect_clone, this});
+}
+
+int TestRunner::collect_clone(void* self, rte_mbuf* copy, uint32_t ifindex, uint64_t flags) {
+  auto* runner = static_cast<TestRunner*>(self);
+  if (ifindex == 0) return -EINVAL;  // no such device
+  if (runner->clones_ != nullptr) {
+    TestRunResult::Clone c;
+    c.ifindex = ifindex;
+    c.flags = static_cast<uint32_t>(flags);
+    c.data.resize(copy->pkt_len);
+    skb::read_bytes(copy, 0, c.data.data(), copy->pkt_len);
+    runner->clones_->push_back(std::move(c));
+  }
+  rte_pktmbuf_free(copy);
+  return 0;
 }
 
 TestRunner::~TestRunner() {
+  skb::set_clone_sink(skb::CloneSink{});
   maps::Qsbr::global().offline(0);
   rte_mempool_free(pool_);
 }
@@ -127,6 +144,7 @@ TestRunResult TestRunner::run(const std::vector<uint8_t>& frame, size_t index, u
   vm::ExecError err;
   vm::ExecStatus st = vm::ExecStatus::kOk;
   helpers::RedirectInfo& redirect = helpers::this_thread_redirect();
+  clones_ = &r.clones;
   const auto t0 = std::chrono::steady_clock::now();
   for (uint32_t i = 0; i < repeat; ++i) {
     helpers::clear_redirect();
@@ -135,6 +153,7 @@ TestRunResult TestRunner::run(const std::vector<uint8_t>& frame, size_t index, u
     if (st != vm::ExecStatus::kOk) break;
   }
   const auto t1 = std::chrono::steady_clock::now();
+  clones_ = nullptr;
   if (st != vm::ExecStatus::kOk) {
     r.error = "program '" + prog_.name + "' stopped: " + err.to_string();
     rte_pktmbuf_free(m);

@@ -15,7 +15,9 @@
 // bytes zeroed in the output, as the kernel returns them. `repeat` runs the
 // program that many times on the same packet (maps and packet changes
 // accumulate, as in the kernel) and reports the last return value and the
-// mean duration.
+// mean duration. bpf_clone_redirect's copies are collected (test-run has
+// no device table: every ifindex but 0 is taken to exist; 0 fails with
+// EINVAL as an unknown device does in the kernel).
 #pragma once
 
 #include <array>
@@ -26,6 +28,7 @@
 #include "skbpf/dataplane/program_set.h"
 
 struct rte_mempool;
+struct rte_mbuf;
 
 namespace skbpf::dataplane {
 
@@ -40,6 +43,12 @@ struct TestRunResult {
   bool redirect = false;  // the program returned TC_ACT_REDIRECT after bpf_redirect()
   uint32_t redirect_ifindex = 0, redirect_flags = 0;
   uint64_t duration_ns = 0;  // mean over the repetitions
+  // bpf_clone_redirect copies, in order (the kernel would transmit them).
+  struct Clone {
+    uint32_t ifindex = 0, flags = 0;
+    std::vector<uint8_t> data;
+  };
+  std::vector<Clone> clones;
 };
 
 // One map element after the run, as DESIGN.md §3's dump lines.
@@ -67,6 +76,8 @@ class TestRunner {
   const LoadedProgram& prog_;
   rte_mempool* pool_ = nullptr;
   std::vector<vm::MemoryRegion> regions_;
+  std::vector<TestRunResult::Clone>* clones_ = nullptr;  // of the frame being run
+  static int collect_clone(void* self, ::rte_mbuf* copy, uint32_t ifindex, uint64_t flags);
 };
 
 // Every element of every map that has elements to list (not program
