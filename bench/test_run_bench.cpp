@@ -75,8 +75,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  const char* names[] = {"fw", "dnat", "dispatch", "vlan", "route", "vxlan_encap", "ipip",
-                         "sockfilter", "globals"};
+  const char* names[] = {"fw",          "dnat", "dispatch",   "vlan",   "route",
+                         "vxlan_encap", "ipip", "sockfilter", "globals"};
   fmt::print("test-run, mean ns per run over the frames both ran, repeat {}\n", repeat);
   fmt::print("{:<12} {:>7} {:>11} {:>13} {:>9} {:>15} {:>9}\n", "program", "frames", "kernel",
              "skbpf interp", "ratio", "interp-checked", "ratio");
@@ -85,8 +85,9 @@ int main(int argc, char** argv) {
     std::vector<oracle::MapInit> init;
     const std::string init_path = path(SKBPF_PROGS_SRC_DIR, name, ".map-init");
     if (exists(init_path)) init = oracle::read_map_init(init_path);
-    const oracle::KernelRun k = oracle::kernel_test_run(
-        path(SKBPF_PROGS_DIR, name, ".o"), name, path(SKBPF_PCAPS_DIR, name, ".pcap"), init, repeat);
+    const oracle::KernelRun k =
+        oracle::kernel_test_run(path(SKBPF_PROGS_DIR, name, ".o"), name,
+                                path(SKBPF_PCAPS_DIR, name, ".pcap"), init, repeat);
     if (!k.skip_reason.empty()) {
       fmt::print("kernel unavailable: {}\n", k.skip_reason);
       return 0;
@@ -104,8 +105,8 @@ int main(int argc, char** argv) {
     const double kmean = kframes ? ktotal / static_cast<double>(kframes) : 0;
     const Side fast = run_skbpf(name, dataplane::EngineKind::kInterp, repeat, ran);
     const Side checked = run_skbpf(name, dataplane::EngineKind::kInterpChecked, repeat, ran);
-    fmt::print("{:<12} {:>7} {:>11.1f} {:>13.1f} {:>9.2f} {:>15.1f} {:>9.2f}\n", name, kframes, kmean,
-               fast.mean_ns, fast.mean_ns / kmean, checked.mean_ns, checked.mean_ns / kmean);
+    fmt::print("{:<12} {:>7} {:>11.1f} {:>13.1f} {:>9.2f} {:>15.1f} {:>9.2f}\n", name, kframes,
+               kmean, fast.mean_ns, fast.mean_ns / kmean, checked.mean_ns, checked.mean_ns / kmean);
   }
   return 0;
 }

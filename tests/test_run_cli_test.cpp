@@ -71,8 +71,8 @@ TEST(TestRunCli, JsonLinesFramesThenMaps) {
     std::vector<std::string> keys;
     for (auto it = v[i].begin(); it != v[i].end(); ++it) keys.push_back(it.key());
     EXPECT_EQ(keys, (std::vector<std::string>{"index", "retval", "data_out", "mark", "priority",
-                                               "tc_index", "tc_classid", "cb", "redirect",
-                                               "duration_ns"}));
+                                              "tc_index", "tc_classid", "cb", "redirect",
+                                              "duration_ns"}));
     EXPECT_EQ(v[i]["cb"].size(), 5u);
     EXPECT_TRUE(v[i]["redirect"].is_null());
   }
@@ -105,8 +105,9 @@ TEST(TestRunCli, RedirectIsReported) {
 
 TEST(TestRunCli, RepeatAccumulatesAndOutWritesThePcap) {
   const std::string out = tmp("out.pcap");
-  const Result r = run("test-run " + kProgs + "/ipip.o --prog ipip --pcap " + kPcaps +
-                       "/ipip.pcap --map-init " + kSrc + "/ipip.map-init --repeat 3 --json --out " + out);
+  const Result r =
+      run("test-run " + kProgs + "/ipip.o --prog ipip --pcap " + kPcaps + "/ipip.pcap --map-init " +
+          kSrc + "/ipip.map-init --repeat 3 --json --out " + out);
   ASSERT_EQ(r.status, 0) << r.out;
   const std::vector<skbpf::oracle::Bytes> in = skbpf::oracle::read_pcap(kPcaps + "/ipip.pcap");
   const std::vector<skbpf::oracle::Bytes> written = skbpf::oracle::read_pcap(out);
@@ -133,7 +134,8 @@ TEST(TestRunCli, RepeatAccumulatesAndOutWritesThePcap) {
     EXPECT_EQ(fw.status, 0) << fw.out;
     std::string values;
     for (const json& j : lines(fw.out)) {
-      if (j.contains("map") && j["map"] == "stats") values += j["values"][0].get<std::string>() + " ";
+      if (j.contains("map") && j["map"] == "stats")
+        values += j["values"][0].get<std::string>() + " ";
     }
     return values;
   };
@@ -141,7 +143,8 @@ TEST(TestRunCli, RepeatAccumulatesAndOutWritesThePcap) {
   EXPECT_NE(once, thrice);
   auto le64 = [](const std::string& hex, size_t word) {
     uint64_t v = 0;
-    for (int b = 7; b >= 0; --b) v = v << 8 | std::stoul(hex.substr(word * 17 + b * 2, 2), nullptr, 16);
+    for (int b = 7; b >= 0; --b)
+      v = v << 8 | std::stoul(hex.substr(word * 17 + b * 2, 2), nullptr, 16);
     return v;
   };
   for (size_t w = 0; w < 2; ++w) {
@@ -194,12 +197,13 @@ TEST(TestRunCli, BadInputExitsTwoNamingTheProblem) {
 }
 
 TEST(TestRunCli, HumanOutputNamesVerdicts) {
-  const Result r = run("test-run " + kProgs + "/fw.o --prog fw --pcap " + kPcaps + "/fw.pcap --map-init " +
-                       kSrc + "/fw.map-init");
+  const Result r = run("test-run " + kProgs + "/fw.o --prog fw --pcap " + kPcaps +
+                       "/fw.pcap --map-init " + kSrc + "/fw.map-init");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("frame 0: retval"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("(TC_ACT_SHOT)"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("error: frame of 1 bytes is shorter than an Ethernet header"), std::string::npos)
+  EXPECT_NE(r.out.find("error: frame of 1 bytes is shorter than an Ethernet header"),
+            std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("map stats key 00000000 values"), std::string::npos) << r.out;
 }

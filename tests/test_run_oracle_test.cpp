@@ -36,8 +36,8 @@ std::string pcap(const Case& c) {
   return std::string(SKBPF_PCAPS_DIR "/") + (c.exerciser ? std::string("mixed") : c.name) + ".pcap";
 }
 std::string map_init_path(const Case& c) {
-  return std::string(c.exerciser ? SKBPF_ORACLE_PROGS_SRC_DIR : SKBPF_PROGS_SRC_DIR) + "/" + c.name +
-         ".map-init";
+  return std::string(c.exerciser ? SKBPF_ORACLE_PROGS_SRC_DIR : SKBPF_PROGS_SRC_DIR) + "/" +
+         c.name + ".map-init";
 }
 std::vector<Case> cases() {
   std::vector<Case> out;
@@ -64,7 +64,8 @@ bool exists(const std::string& path) {
 
 Bytes unhex(const std::string& s) {
   Bytes out(s.size() / 2);
-  for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<uint8_t>(std::stoul(s.substr(2 * i, 2), nullptr, 16));
+  for (size_t i = 0; i < out.size(); ++i)
+    out[i] = static_cast<uint8_t>(std::stoul(s.substr(2 * i, 2), nullptr, 16));
   return out;
 }
 std::string hex(const Bytes& b) {
@@ -101,12 +102,15 @@ struct SkbpfRun {
   int status = -1;
 };
 
-SkbpfRun run_skbpf(const Case& c) {
+SkbpfRun run_skbpf(const Case& c, uint32_t repeat) {
   std::string cmd = std::string(SKBPF_TOOL) + " test-run " + obj(c) + " --prog " + c.name +
-                    " --pcap " + pcap(c) + " --json";
+                    " --pcap " + pcap(c) + " --json --repeat " + std::to_string(repeat);
   if (exists(map_init_path(c))) cmd += " --map-init " + map_init_path(c);
   SkbpfRun r;
-  std::FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  // stderr (trace_printk lines, messages) apart from the JSON lines of stdout.
+  const std::string err_path =
+      ::testing::TempDir() + "/skbpf_oracle_" + c.name + "_" + std::to_string(repeat) + ".stderr";
+  std::FILE* p = popen((cmd + " 2>" + err_path).c_str(), "r");
   if (p == nullptr) return r;
   char line[65536];
   while (std::fgets(line, sizeof(line), p) != nullptr) {
@@ -126,15 +130,35 @@ SkbpfRun run_skbpf(const Case& c) {
     }
   }
   r.status = pclose(p);
+  std::FILE* e = std::fopen(err_path.c_str(), "r");
+  if (e != nullptr) {
+    r.output += "stderr:\n";
+    while (std::fgets(line, sizeof(line), e) != nullptr) r.output += line;
+    std::fclose(e);
+    std::remove(err_path.c_str());
+  }
   return r;
 }
 
-class TestRunOracle : public ::testing::TestWithParam<Case> {};
+class TestRunOracle : public ::testing::TestWithParam<Case> {
+ protected:
+  void compare(uint32_t repeat);
+};
 
+// One run per frame.
 TEST_P(TestRunOracle, SameAsTheKernel) {
+  compare(1);
+}
+// --repeat 3: three runs on the same packet (packet changes and map updates
+// accumulate in the kernel; they must here too).
+TEST_P(TestRunOracle, SameAsTheKernelRepeated) {
+  compare(3);
+}
+
+void TestRunOracle::compare(uint32_t repeat) {
   const Case& c = GetParam();
   const std::string& name = c.name;
-  const SkbpfRun ours = run_skbpf(c);
+  const SkbpfRun ours = run_skbpf(c, repeat);
   ASSERT_EQ(ours.status, 0) << ours.output;
   const std::vector<Bytes> frames = read_pcap(pcap(c));
   ASSERT_EQ(ours.frames.size(), frames.size()) << ours.output;
@@ -143,11 +167,12 @@ TEST_P(TestRunOracle, SameAsTheKernel) {
   if (exists(map_init_path(c))) init = read_map_init(map_init_path(c));
   KernelRun kernel;
   try {
-    kernel = kernel_test_run(obj(c), name, pcap(c), init);
+    kernel = kernel_test_run(obj(c), name, pcap(c), init, repeat);
   } catch (const std::exception& e) {
     FAIL() << e.what();
   }
-  if (!kernel.skip_reason.empty()) GTEST_SKIP() << "kernel oracle unavailable: " << kernel.skip_reason;
+  if (!kernel.skip_reason.empty())
+    GTEST_SKIP() << "kernel oracle unavailable: " << kernel.skip_reason;
   ASSERT_EQ(kernel.frames.size(), frames.size());
 
   size_t compared = 0;
@@ -155,11 +180,11 @@ TEST_P(TestRunOracle, SameAsTheKernel) {
     const FrameResult& k = kernel.frames[i];
     const json& s = ours.frames[i];
     ASSERT_EQ(s["index"].get<size_t>(), i);
-    const std::string where = name + " frame " + std::to_string(i) + " (" +
-                              std::to_string(frames[i].size()) + " bytes)";
+    const std::string where =
+        name + " frame " + std::to_string(i) + " (" + std::to_string(frames[i].size()) + " bytes)";
     if (k.error != 0) {
-      EXPECT_TRUE(s.contains("error")) << where << ": the kernel refused it (" << std::strerror(k.error)
-                                       << "), skbpf ran it: " << s.dump();
+      EXPECT_TRUE(s.contains("error")) << where << ": the kernel refused it ("
+                                       << std::strerror(k.error) << "), skbpf ran it: " << s.dump();
       continue;
     }
     if (s.contains("error")) {
@@ -172,7 +197,8 @@ TEST_P(TestRunOracle, SameAsTheKernel) {
     EXPECT_EQ(s["mark"].get<uint32_t>(), k.mark) << where;
     EXPECT_EQ(s["priority"].get<uint32_t>(), k.priority) << where;
     EXPECT_EQ(s["tc_index"].get<uint32_t>(), k.tc_index) << where;
-    for (int c = 0; c < 5; ++c) EXPECT_EQ(s["cb"][c].get<uint32_t>(), k.cb[c]) << where << " cb[" << c << "]";
+    for (int c = 0; c < 5; ++c)
+      EXPECT_EQ(s["cb"][c].get<uint32_t>(), k.cb[c]) << where << " cb[" << c << "]";
   }
   EXPECT_GT(compared, 0u);
 
@@ -185,11 +211,12 @@ TEST_P(TestRunOracle, SameAsTheKernel) {
                     << " is in the kernel's map, not in skbpf's";
       continue;
     }
-    EXPECT_EQ(hex(it->second), hex(summed(e.values))) << name << ": map " << e.map << " key " << hex(e.key);
+    EXPECT_EQ(hex(it->second), hex(summed(e.values)))
+        << name << ": map " << e.map << " key " << hex(e.key);
   }
   EXPECT_EQ(ours.maps.size(), kernel_elements) << name << ": skbpf's maps have other elements";
-  std::printf("%s: %zu frames compared with the kernel, %zu map elements\n", name.c_str(), compared,
-              kernel_elements);
+  std::printf("%s (repeat %u): %zu frames compared with the kernel, %zu map elements\n",
+              name.c_str(), repeat, compared, kernel_elements);
 }
 
 INSTANTIATE_TEST_SUITE_P(Progs, TestRunOracle, ::testing::ValuesIn(cases()),

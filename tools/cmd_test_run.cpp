@@ -44,17 +44,28 @@ std::string hex(const std::vector<uint8_t>& bytes) {
 
 const char* tc_action_name(uint32_t v) {
   switch (static_cast<int32_t>(v)) {
-    case TC_ACT_UNSPEC: return "TC_ACT_UNSPEC";
-    case TC_ACT_OK: return "TC_ACT_OK";
-    case TC_ACT_RECLASSIFY: return "TC_ACT_RECLASSIFY";
-    case TC_ACT_SHOT: return "TC_ACT_SHOT";
-    case TC_ACT_PIPE: return "TC_ACT_PIPE";
-    case TC_ACT_STOLEN: return "TC_ACT_STOLEN";
-    case TC_ACT_QUEUED: return "TC_ACT_QUEUED";
-    case TC_ACT_REPEAT: return "TC_ACT_REPEAT";
-    case TC_ACT_REDIRECT: return "TC_ACT_REDIRECT";
-    case TC_ACT_TRAP: return "TC_ACT_TRAP";
-    default: return nullptr;
+    case TC_ACT_UNSPEC:
+      return "TC_ACT_UNSPEC";
+    case TC_ACT_OK:
+      return "TC_ACT_OK";
+    case TC_ACT_RECLASSIFY:
+      return "TC_ACT_RECLASSIFY";
+    case TC_ACT_SHOT:
+      return "TC_ACT_SHOT";
+    case TC_ACT_PIPE:
+      return "TC_ACT_PIPE";
+    case TC_ACT_STOLEN:
+      return "TC_ACT_STOLEN";
+    case TC_ACT_QUEUED:
+      return "TC_ACT_QUEUED";
+    case TC_ACT_REPEAT:
+      return "TC_ACT_REPEAT";
+    case TC_ACT_REDIRECT:
+      return "TC_ACT_REDIRECT";
+    case TC_ACT_TRAP:
+      return "TC_ACT_TRAP";
+    default:
+      return nullptr;
   }
 }
 
@@ -95,11 +106,11 @@ void print_frame(const dataplane::TestRunResult& r, bool json, vm::ProgType type
     return;
   }
   const char* name = type == vm::ProgType::kSocketFilter ? nullptr : tc_action_name(r.retval);
-  fmt::print("frame {}: retval {}{}{}{}, {} bytes out, mark {:#x}, priority {}, tc_index {}, "
-             "tc_classid {:#x}, cb [{:#x}, {:#x}, {:#x}, {:#x}, {:#x}]",
-             r.index, r.retval, name ? " (" : "", name ? name : "", name ? ")" : "",
-             r.data_out.size(), r.mark, r.priority, r.tc_index, r.tc_classid, r.cb[0], r.cb[1],
-             r.cb[2], r.cb[3], r.cb[4]);
+  fmt::print(
+      "frame {}: retval {}{}{}{}, {} bytes out, mark {:#x}, priority {}, tc_index {}, "
+      "tc_classid {:#x}, cb [{:#x}, {:#x}, {:#x}, {:#x}, {:#x}]",
+      r.index, r.retval, name ? " (" : "", name ? name : "", name ? ")" : "", r.data_out.size(),
+      r.mark, r.priority, r.tc_index, r.tc_classid, r.cb[0], r.cb[1], r.cb[2], r.cb[3], r.cb[4]);
   if (r.redirect) {
     fmt::print(", redirect to ifindex {}{}", r.redirect_ifindex,
                (r.redirect_flags & 1) ? " (ingress)" : "");
@@ -139,9 +150,11 @@ void run_test_run(const TestRunArgs& a) {
   } else if (a.engine == "interp-checked") {
     options.engine = dataplane::EngineKind::kInterpChecked;
   } else if (a.engine == "jit") {
-    throw ExitError(2, "--engine jit: the JIT is not built yet (issue 5); use interp or interp-checked");
+    throw ExitError(
+        2, "--engine jit: the JIT is not built yet (issue 5); use interp or interp-checked");
   } else {
-    throw ExitError(2, fmt::format("--engine {}: expected interp, interp-checked or jit", a.engine));
+    throw ExitError(2,
+                    fmt::format("--engine {}: expected interp, interp-checked or jit", a.engine));
   }
   std::unique_ptr<dataplane::ProgramSet> set;
   std::vector<dataplane::PcapFrame> frames;

@@ -92,8 +92,8 @@ void apply_map_init(ProgramSet& set, const std::vector<MapInitEntry>& entries,
     }
     if (!e.program.empty()) {
       if (maps::ProgArray::from(m) == nullptr) {
-        throw std::runtime_error(
-            fmt::format("{}: '@{}' needs a program array; map '{}' is not one", where, e.program, e.map));
+        throw std::runtime_error(fmt::format("{}: '@{}' needs a program array; map '{}' is not one",
+                                             where, e.program, e.map));
       }
       uint32_t index = 0;
       std::memcpy(&index, e.key.data(), sizeof(index));
@@ -111,8 +111,9 @@ void apply_map_init(ProgramSet& set, const std::vector<MapInitEntry>& entries,
     std::vector<uint8_t> value;
     if (m->is_percpu()) {
       if (e.value.size() != m->value_size()) {
-        throw std::runtime_error(fmt::format("{}: map '{}' has {}-byte values, the value has {} bytes",
-                                             where, e.map, m->value_size(), e.value.size()));
+        throw std::runtime_error(
+            fmt::format("{}: map '{}' has {}-byte values, the value has {} bytes", where, e.map,
+                        m->value_size(), e.value.size()));
       }
       const size_t stride = (m->value_size() + 7) / 8 * 8;
       value.assign(m->host_value_size(), 0);
@@ -121,8 +122,9 @@ void apply_map_init(ProgramSet& set, const std::vector<MapInitEntry>& entries,
       }
     } else {
       if (e.value.size() != m->host_value_size()) {
-        throw std::runtime_error(fmt::format("{}: map '{}' has {}-byte values, the value has {} bytes",
-                                             where, e.map, m->host_value_size(), e.value.size()));
+        throw std::runtime_error(
+            fmt::format("{}: map '{}' has {}-byte values, the value has {} bytes", where, e.map,
+                        m->host_value_size(), e.value.size()));
       }
       value = e.value;
     }

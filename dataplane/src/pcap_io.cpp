@@ -18,7 +18,8 @@ std::vector<PcapFrame> read_pcap(const std::string& path) {
   if (pcap_datalink(p) != DLT_EN10MB) {
     const std::string name = pcap_datalink_val_to_name(pcap_datalink(p)) ?: "unknown";
     pcap_close(p);
-    throw std::runtime_error(path + ": link type " + name + ", only Ethernet (EN10MB) is supported");
+    throw std::runtime_error(path + ": link type " + name +
+                             ", only Ethernet (EN10MB) is supported");
   }
   std::vector<PcapFrame> frames;
   pcap_pkthdr* hdr = nullptr;

@@ -39,8 +39,10 @@ const void* resolve_prog(uint32_t id) {
 
 const char* engine_name(EngineKind kind) {
   switch (kind) {
-    case EngineKind::kInterp: return "interp";
-    case EngineKind::kInterpChecked: return "interp-checked";
+    case EngineKind::kInterp:
+      return "interp";
+    case EngineKind::kInterpChecked:
+      return "interp-checked";
   }
   return "?";
 }

@@ -94,9 +94,12 @@ TestRunResult TestRunner::run(const std::vector<uint8_t>& frame, size_t index, u
     return r;
   }
   m->data_off = kHeadroom;
-  std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size())), frame.data(), frame.size());
+  std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size())), frame.data(),
+              frame.size());
   skb::RxInfo rx;
   rx.ifindex = kLoopbackIfindex;
+  static const uint8_t kLoopbackBroadcast[6] = {};  // lo has no broadcast address
+  rx.dev_broadcast = kLoopbackBroadcast;
   skb::init_packet(m, rx);
   skb::SkbMeta* md = skb::meta(m);
 
@@ -135,7 +138,8 @@ TestRunResult TestRunner::run(const std::vector<uint8_t>& frame, size_t index, u
   // Checked mode: the maps, the mbuf with its metadata (rewritten context
   // accesses), and its data buffer (direct packet access).
   regions_.resize(set_.map_regions().size());
-  regions_.push_back({reinterpret_cast<uintptr_t>(m), skb::kMetaOffset + sizeof(skb::SkbMeta), true});
+  regions_.push_back(
+      {reinterpret_cast<uintptr_t>(m), skb::kMetaOffset + sizeof(skb::SkbMeta), true});
   regions_.push_back({reinterpret_cast<uintptr_t>(m->buf_addr), m->buf_len, true});
   vm::ExecArgs args;
   args.r1 = reinterpret_cast<uintptr_t>(m);
@@ -192,8 +196,10 @@ std::vector<MapDumpEntry> dump_maps(ProgramSet& set) {
       case BPF_MAP_TYPE_PERF_EVENT_ARRAY:
       case BPF_MAP_TYPE_RINGBUF:
       case BPF_MAP_TYPE_QUEUE:
-      case BPF_MAP_TYPE_STACK: continue;
-      default: break;
+      case BPF_MAP_TYPE_STACK:
+        continue;
+      default:
+        break;
     }
     std::vector<uint8_t> key(m.key_size()), next(m.key_size()), value(m.host_value_size());
     const void* cursor = nullptr;
@@ -208,7 +214,8 @@ std::vector<MapDumpEntry> dump_maps(ProgramSet& set) {
       if (e.percpu) {
         const size_t stride = (m.value_size() + 7) / 8 * 8;
         for (uint32_t l = 0; l < m.nr_lcores(); ++l) {
-          e.values.emplace_back(value.begin() + l * stride, value.begin() + l * stride + m.value_size());
+          e.values.emplace_back(value.begin() + l * stride,
+                                value.begin() + l * stride + m.value_size());
         }
       } else {
         e.values.push_back(value);

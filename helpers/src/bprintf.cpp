@@ -56,6 +56,14 @@ bool is_space(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0;
 // the kernel reads with copy_from_kernel_nofault and gets an error for NULL.
 bool readable(uint64_t p) { return p >= 4096; }
 
+// bstr_printf skips every letter and digit after a pointer conversion's
+// modifier (the "pointer extension"): "%pI6c" prints the address as %pI6
+// (the kernel formats it before, from "%pI6" alone) and eats the 'c'
+// (kernel-confirmed). `*i` is at the conversion's last character.
+void skip_pointer_extension(const char* fmt, size_t* i) {
+  while (std::isalnum(static_cast<unsigned char>(fmt[*i + 1])) != 0) ++*i;
+}
+
 void put_hex(Out& o, uint64_t v, int digits, bool upper = false) {
   const char* d = upper ? "0123456789ABCDEF" : "0123456789abcdef";
   for (int i = digits - 1; i >= 0; --i) o.put(d[(v >> (4 * i)) & 0xf]);
@@ -134,17 +142,22 @@ long bprintf(char* out, size_t out_size, const char* fmt, size_t fmt_size, const
                    m == 'S') {
           // A pointer: 8 bytes of arguments. The kernel hashes %p/%pK and
           // resolves %ps/%pS to symbols; here every form prints the raw
-          // value (%p, %pK, %px: 16 hex digits; %ps, %pS: 0x-prefixed).
+          // value (%p, %pK, %px: 16 hex digits; %ps, %pS: what the kernel
+          // prints for an address without a symbol, "0x%lx",
+          // kernel-confirmed for NULL: "0x0").
           used = (used + 3) & ~size_t{3};
           if (kMaxBprintfBuf - used < 8) return kENOSPC;
           used += 8;
           if (m == 's' || m == 'S') {
             o.put("0x", 2);
-            put_hex(o, arg, 16);
+            int digits = 1;
+            while (digits < 16 && (arg >> (4 * digits)) != 0) ++digits;
+            put_hex(o, arg, digits);
           } else {
             put_hex(o, arg, 16);
           }
           if (m == 'K' || m == 'x' || m == 's' || m == 'S') ++i;  // the modifier is consumed
+          skip_pointer_extension(fmt, &i);
           ++spec;
           continue;
         } else if ((m == 'i' || m == 'I') && (fmt[i + 2] == '4' || fmt[i + 2] == '6')) {
@@ -167,6 +180,7 @@ long bprintf(char* out, size_t out_size, const char* fmt, size_t fmt_size, const
               put_hex(o, ip[k + 1], 2);
             }
           }
+          skip_pointer_extension(fmt, &i);
           ++spec;
           continue;
         } else {

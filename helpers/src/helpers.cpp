@@ -14,12 +14,16 @@
 namespace skbpf::helpers {
 namespace {
 
-maps::Map* as_map(u64 r) { return reinterpret_cast<maps::Map*>(static_cast<uintptr_t>(r)); }
+maps::Map* as_map(u64 r) {
+  return reinterpret_cast<maps::Map*>(static_cast<uintptr_t>(r));
+}
 template <typename T>
 T* as_ptr(u64 r) {
   return reinterpret_cast<T*>(static_cast<uintptr_t>(r));
 }
-u64 ret(long v) { return static_cast<u64>(static_cast<int64_t>(v)); }
+u64 ret(long v) {
+  return static_cast<u64>(static_cast<int64_t>(v));
+}
 
 u64 clock_ns(clockid_t clock) {
   timespec ts;
@@ -107,11 +111,19 @@ u64 map_peek_elem(u64 map, u64 value, u64, u64, u64) {
 }
 
 // ---- time, randomness, cpu ----------------------------------------------
-u64 ktime_get_ns(u64, u64, u64, u64, u64) { return clock_ns(CLOCK_MONOTONIC); }
-u64 ktime_get_boot_ns(u64, u64, u64, u64, u64) { return clock_ns(CLOCK_BOOTTIME); }
-u64 ktime_get_coarse_ns(u64, u64, u64, u64, u64) { return clock_ns(CLOCK_MONOTONIC_COARSE); }
+u64 ktime_get_ns(u64, u64, u64, u64, u64) {
+  return clock_ns(CLOCK_MONOTONIC);
+}
+u64 ktime_get_boot_ns(u64, u64, u64, u64, u64) {
+  return clock_ns(CLOCK_BOOTTIME);
+}
+u64 ktime_get_coarse_ns(u64, u64, u64, u64, u64) {
+  return clock_ns(CLOCK_MONOTONIC_COARSE);
+}
 
-void seed_prandom(uint64_t seed) { tls_prng.seed(seed); }
+void seed_prandom(uint64_t seed) {
+  tls_prng.seed(seed);
+}
 
 u64 get_prandom_u32(u64, u64, u64, u64, u64) {
   Prng& p = tls_prng;
@@ -123,7 +135,9 @@ u64 get_prandom_u32(u64, u64, u64, u64, u64) {
   return p.next();
 }
 
-u64 get_smp_processor_id(u64, u64, u64, u64, u64) { return maps::this_lcore(); }
+u64 get_smp_processor_id(u64, u64, u64, u64, u64) {
+  return maps::this_lcore();
+}
 
 // ---- checksums -----------------------------------------------------------
 uint32_t csum_partial(const void* buf, size_t len, uint32_t seed) {
@@ -153,10 +167,11 @@ u64 csum_diff(u64 from, u64 from_size, u64 to, u64 to_size, u64 seed_arg) {
   uint32_t fs = static_cast<uint32_t>(from_size), ts = static_cast<uint32_t>(to_size);
   const void* f = as_ptr<const void>(from);
   const void* t = as_ptr<const void>(to);
-  if (fs != 0 && ts != 0) return from32to16(csum_sub(csum_partial(t, ts, seed), csum_partial(f, fs, 0)));
+  if (fs != 0 && ts != 0)
+    return from32to16(csum_sub(csum_partial(t, ts, seed), csum_partial(f, fs, 0)));
   if (ts != 0) return from32to16(csum_partial(t, ts, seed));
   if (fs != 0) return from32to16(~csum_partial(f, fs, ~seed));
-  return seed;
+  return from32to16(seed);  // folded too (checked against the kernel: 0xffffffff gives 0xffff)
 }
 
 // ---- spin locks ----------------------------------------------------------
@@ -190,6 +205,8 @@ u64 ringbuf_query(u64 map, u64 flags, u64, u64, u64) {
 }
 
 // ---- sockets -------------------------------------------------------------
-u64 get_socket_cookie(u64, u64, u64, u64, u64) { return 0; }
+u64 get_socket_cookie(u64, u64, u64, u64, u64) {
+  return 0;
+}
 
 }  // namespace skbpf::helpers

@@ -360,8 +360,14 @@ u64 skb_change_type(u64 ctx, u64 type, u64, u64, u64) {
 u64 skb_ecn_set_ce(u64 ctx, u64, u64, u64, u64) {
   auto* m = reinterpret_cast<rte_mbuf*>(ctx);
   skb::SkbMeta* md = skb::meta(m);
-  uint32_t nhoff = 0;
-  const uint16_t proto = l3_protocol(m, md, &nhoff);
+  uint32_t past_tags = 0;
+  // INET_ECN_set_ce: the protocol is looked up past in-band VLAN tags
+  // (skb_protocol(skb, true)), but the header marked is the one at the
+  // network header (ip_hdr/ipv6_hdr), which for a tagged frame in tc is the
+  // first tag: the kernel then takes the tag for the IP header (confirmed
+  // with BPF_PROG_TEST_RUN, tests/oracle_progs/ex_meta.c). Done alike here.
+  const uint16_t proto = l3_protocol(m, md, &past_tags);
+  const uint32_t nhoff = md->network_offset;
   const uint32_t hlen = proto == kEthPIp ? kIpv4HdrLen : proto == kEthPIpv6 ? kIpv6HdrLen : 0;
   // The header must be in the linear part (INET_ECN_set_ce).
   if (hlen == 0 || nhoff + hlen > m->data_len) return 0;

@@ -122,9 +122,15 @@ bool is_gso(const SkbMeta* md) {
 
 // __bpf_skb_min_len: the packet may not be cut inside its known headers.
 // (CHECKSUM_PARTIAL's csum_start is not modelled: skbpf never sets it.)
+// The larger of the network and the transport offset: a transport header
+// left behind by a shrink (adjust_room's pop keeps it in place, so it may
+// end up before the network header) does not lower the limit below the
+// network header. Kernel-confirmed: after an L4 encap (transport at 34) and
+// a 28-byte MAC-mode shrink, change_tail refuses lengths below 14, not 6
+// (tests/oracle_progs/ex_room.c, check 54).
 uint32_t min_len(const SkbMeta* md) {
   uint32_t min = md->network_offset;
-  if (md->transport_offset != 0) min = md->transport_offset;
+  if (md->transport_offset > min) min = md->transport_offset;
   return min;
 }
 

@@ -55,6 +55,15 @@ TEST(Snprintf, Conversions) {
   const uint8_t ip6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
   EXPECT_EQ(snp("%pI6", {P(ip6)}), "2001:0db8:0000:0000:0000:0000:0000:0001");
   EXPECT_EQ(snp("%pi6", {P(ip6)}), "20010db8000000000000000000000001");
+  // Letters and digits after a pointer conversion are eaten, not printed
+  // (bstr_printf's pointer extension): %pI6c is not compressed here.
+  EXPECT_EQ(snp("%pI6c.", {P(ip6)}), "2001:0db8:0000:0000:0000:0000:0000:0001.");
+  EXPECT_EQ(snp("%pI4abc9 %pi4", {P(ip4), P(ip4)}), "192.168.1.2 192.168.001.002");
+  EXPECT_EQ(snp("%pxZ1-", {0x10}), "0000000000000010-");
+  EXPECT_EQ(snp("%pK7|%p", {0x10, 0x20}), "0000000000000010|0000000000000020");
+  // %ps/%pS: no kernel symbols here, the kernel's form for an address
+  // without one, "0x%lx".
+  EXPECT_EQ(snp("%ps|%pS|%ps", {0, 0xffffffff81000010ull, 0x1a}), "0x0|0xffffffff81000010|0x1a");
   EXPECT_EQ(snp("extra args ok", {1, 2}), "extra args ok");
 }
 

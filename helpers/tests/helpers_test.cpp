@@ -132,7 +132,8 @@ TEST(CsumDiff, MatchesKernel) {
       {8, 8, 0, 0x09ca},       {4, 4, 0, 0x9373},       {0, 8, 0x12345678, 0x6868},
       {8, 0, 0xffff, 0x0a0e},  {0, 0, 0x1234, 0x1234},  {4, 8, ~0ull, 0xf9b7},
       {8, 8, 0x7fffffff, 0x89c9}, {3, 0, 0, 0xfdfb},    {2, 2, 0, 0xb9a9},
-      {0, 6, 0x10000, 0xbb89}, {5, 7, 0, 0xb4c2},
+      {0, 6, 0x10000, 0xbb89}, {5, 7, 0, 0xb4c2},      {0, 0, 0xffffffff, 0xffff},
+      {0, 0, 0x12345678, 0x68ac},  // both sizes 0: the seed, folded
   };
   for (const Case& c : cases) {
     EXPECT_EQ(call(BPF_FUNC_csum_diff, P(from), c.fs, P(to), c.ts, c.seed), c.want)

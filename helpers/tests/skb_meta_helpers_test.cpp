@@ -103,8 +103,12 @@ Bytes build(const Frame& p) {
   f[6] = 2;
   f[11] = 1;
   if (p.vlan != 0) {
-    f.insert(f.end(),
-             {0x81, 0x00, static_cast<uint8_t>(p.vlan >> 8), static_cast<uint8_t>(p.vlan)});
+    // One byte at a time: GCC 12's -Warray-bounds misreads an insert of an
+    // initializer list into a 12-byte vector.
+    for (uint8_t b : {uint8_t{0x81}, uint8_t{0x00}, static_cast<uint8_t>(p.vlan >> 8),
+                      static_cast<uint8_t>(p.vlan)}) {
+      f.push_back(b);
+    }
   }
   const uint16_t type = p.ether_type != 0 ? p.ether_type : p.v6 ? 0x86dd : 0x0800;
   f.push_back(static_cast<uint8_t>(type >> 8));
@@ -424,15 +428,14 @@ TEST(SkbEcnSetCe, Ipv4) {
       {0xb9, 1, 0xbb}, {0x03, 1, 0x03},  // already CE: 1, unchanged
   };
   for (const Case& c : cases) {
-    for (uint16_t vlan : {uint16_t{0}, uint16_t{42}}) {
+    {
       Frame p;
       p.tos = c.tos;
-      p.vlan = vlan;
       const Bytes f = build(p);
       Mbuf m = make(f);
       EXPECT_EQ(skb_ecn_set_ce(P(m.get()), 0, 0, 0, 0), c.ret) << int{c.tos};
       const Bytes now = contents(m.get());
-      const size_t ip = vlan != 0 ? 18 : 14;
+      const size_t ip = 14;
       EXPECT_EQ(now[ip + 1], c.tos_after) << int{c.tos};
       EXPECT_EQ(fold(sum16(now.data() + ip, 20)), 0xffff) << int{c.tos};  // header checksum valid
       Bytes rest = now;
@@ -441,6 +444,37 @@ TEST(SkbEcnSetCe, Ipv4) {
       rest[ip + 11] = f[ip + 11];
       EXPECT_EQ(rest, f);  // nothing else changed
     }
+  }
+}
+
+// A tagged IPv4 frame: the kernel finds IPv4 past the tag but marks the
+// "header" at the network header, i.e. the tag (its TCI's low byte is taken
+// for the TOS, bytes 10-11 after it for the checksum), as BPF_PROG_TEST_RUN
+// shows on pcaps/mixed.pcap's VLAN frame (tests/oracle_progs/ex_meta.c).
+TEST(SkbEcnSetCe, VlanTagTakenForTheHeader) {
+  struct Case {
+    uint16_t vlan;  // TCI; its low byte plays the TOS
+    uint64_t ret;
+  };
+  for (const Case c : {Case{0x0a, 1}, Case{0x08, 0}, Case{0x0b, 1}}) {
+    Frame p;
+    p.tos = 0x02;  // the real IP header's ECT(0) is not looked at
+    p.vlan = c.vlan;
+    const Bytes f = build(p);
+    Mbuf m = make(f);
+    EXPECT_EQ(skb_ecn_set_ce(P(m.get()), 0, 0, 0, 0), c.ret) << c.vlan;
+    const Bytes now = contents(m.get());
+    Bytes want = f;
+    if ((c.vlan & 3) == 1 || (c.vlan & 3) == 2) {
+      want[15] = static_cast<uint8_t>(want[15] | 3);
+      // csum16_add(check, htons(0xFFFB + ecn)) on the "checksum" at 24..25
+      const uint32_t ecn = (c.vlan + 1u) & 3u;
+      uint32_t sum = (static_cast<uint32_t>(want[24]) << 8 | want[25]) + 0xFFFBu + ecn;
+      sum = (sum & 0xffff) + (sum >> 16);
+      want[24] = static_cast<uint8_t>(sum >> 8);
+      want[25] = static_cast<uint8_t>(sum);
+    }
+    EXPECT_EQ(now, want) << c.vlan;
   }
 }
 

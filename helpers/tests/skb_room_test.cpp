@@ -104,6 +104,24 @@ TEST(SkbChangeTail, LimitsAndFlagsAsTheKernel) {
   EXPECT_EQ(r(skb_change_tail(p.ctx(), 30, 0, 0, 0)), -kENOTSUPP);
 }
 
+// kernel: after adjust_room(28, MAC, ENCAP_L3_IPV4 | ENCAP_L4_UDP) the least
+// length change_tail takes is 34 (the new transport header); after the
+// 28-byte MAC-mode shrink back, whose pop leaves the transport header 6 bytes
+// into the packet, it is 14 (the network header), not 6.
+TEST(SkbChangeTail, TransportHeaderBeforeTheNetworkHeaderDoesNotLowerTheMinimum) {
+  Packet p(ipv4_frame(40));
+  ASSERT_EQ(r(skb_adjust_room(p.ctx(), 28, BPF_ADJ_ROOM_MAC,
+                              BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 | BPF_F_ADJ_ROOM_ENCAP_L4_UDP, 0)),
+            0);
+  EXPECT_EQ(r(skb_change_tail(p.ctx(), 33, 0, 0, 0)), -EINVAL);
+  EXPECT_EQ(r(skb_change_tail(p.ctx(), 34, 0, 0, 0)), -kENOTSUPP);  // still encapsulated
+  ASSERT_EQ(r(skb_adjust_room(p.ctx(), -28, BPF_ADJ_ROOM_MAC, kDecapIpv4, 0)), 0);
+  EXPECT_EQ(p.md()->transport_offset, 6u);
+  EXPECT_EQ(r(skb_change_tail(p.ctx(), 13, 0, 0, 0)), -EINVAL);
+  EXPECT_EQ(r(skb_change_tail(p.ctx(), 6, 0, 0, 0)), -EINVAL);
+  EXPECT_EQ(r(skb_change_tail(p.ctx(), 14, 0, 0, 0)), -kENOTSUPP);
+}
+
 TEST(SkbChangeTail, GrowsZeroFilledAndTrims) {
   const Bytes f = ipv4_frame();
   Packet p(f);

@@ -265,19 +265,6 @@ const char* reg_name(int r) {
   return r >= 0 && r < vm::kNumRegs ? kNames[r] : "R?";
 }
 
-uint8_t size_code(uint32_t bytes) {
-  switch (bytes) {
-    case 1:
-      return op::kB;
-    case 2:
-      return op::kH;
-    case 4:
-      return op::kW;
-    default:
-      return op::kDW;
-  }
-}
-
 // The instructions replacing context access `in` (original index i).
 void expand_access(const Insn& in, size_t i, ProgType type, std::vector<Insn>& out) {
   const uint8_t c = op::cls(in.code);
@@ -301,12 +288,12 @@ void expand_access(const Insn& in, size_t i, ProgType type, std::vector<Insn>& o
   const int32_t at = t.at + static_cast<int32_t>(within);
   const auto emit_ld = [&](uint32_t bytes, int32_t where) {
     const uint8_t mode = sx ? op::kMemSx : op::kMem;
-    out.push_back(Insn::make(op::kLdx | mode | size_code(bytes), in.dst, in.src,
+    out.push_back(Insn::make(op::kLdx | mode | op::size_code(bytes), in.dst, in.src,
                              static_cast<int16_t>(where), 0));
   };
   const auto emit_st = [&](uint32_t bytes, int32_t where) {
-    out.push_back(Insn::make(static_cast<uint8_t>(c | op::kMem | size_code(bytes)), in.dst, in.src,
-                             static_cast<int16_t>(where), in.imm));
+    out.push_back(Insn::make(static_cast<uint8_t>(c | op::kMem | op::size_code(bytes)), in.dst,
+                             in.src, static_cast<int16_t>(where), in.imm));
   };
 
   if (!write) {

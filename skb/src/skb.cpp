@@ -27,11 +27,20 @@ void ensure_eal() {
     // The EAL pins the calling thread to lcore 0's CPU; a tool or a test
     // should keep the affinity it was started with.
     cpu_set_t affinity;
-    const bool have_affinity = pthread_getaffinity_np(pthread_self(), sizeof(affinity), &affinity) == 0;
+    const bool have_affinity =
+        pthread_getaffinity_np(pthread_self(), sizeof(affinity), &affinity) == 0;
     const std::string prefix = "--file-prefix=skbpf-" + std::to_string(getpid());
-    std::vector<std::string> args = {"skbpf",  "--no-huge",     "--no-pci",         "--no-shconf",
-                                     prefix,   "-l",            "0",                "--no-telemetry",
-                                     "-m",     "128",           "--log-level=lib.*:error"};
+    std::vector<std::string> args = {"skbpf",
+                                     "--no-huge",
+                                     "--no-pci",
+                                     "--no-shconf",
+                                     prefix,
+                                     "-l",
+                                     "0",
+                                     "--no-telemetry",
+                                     "-m",
+                                     "128",
+                                     "--log-level=lib.*:error"};
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     const int rc = rte_eal_init(static_cast<int>(argv.size()), argv.data());
@@ -45,8 +54,8 @@ void ensure_eal() {
 
 rte_mempool* make_pool(const std::string& name, uint32_t nb_mbufs, uint16_t data_room,
                        uint32_t cache) {
-  rte_mempool* pool =
-      rte_pktmbuf_pool_create(name.c_str(), nb_mbufs, cache, kMetaPrivSize, data_room, SOCKET_ID_ANY);
+  rte_mempool* pool = rte_pktmbuf_pool_create(name.c_str(), nb_mbufs, cache, kMetaPrivSize,
+                                              data_room, SOCKET_ID_ANY);
   if (pool == nullptr) {
     throw std::runtime_error("cannot create mbuf pool '" + name + "': " + rte_strerror(rte_errno));
   }
@@ -61,7 +70,9 @@ constexpr uint16_t kEthHdrLen = 14;
 constexpr uint16_t kEthP8023 = 0x0001;  // ETH_P_802_3
 constexpr uint16_t kEthP8022 = 0x0004;  // ETH_P_802_2
 
-inline uint16_t be16(uint16_t host) { return __builtin_bswap16(host); }
+inline uint16_t be16(uint16_t host) {
+  return __builtin_bswap16(host);
+}
 
 }  // namespace
 
@@ -99,7 +110,8 @@ void init_packet(rte_mbuf* m, const RxInfo& rx) {
     const uint8_t* dev = rx.dev_mac != nullptr ? rx.dev_mac : kZeroMac;
     if (hdr[0] & 1) {
       static const uint8_t kBroadcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-      md->pkt_type = std::memcmp(hdr, kBroadcast, 6) == 0 ? kPacketBroadcast : kPacketMulticast;
+      const uint8_t* bcast = rx.dev_broadcast != nullptr ? rx.dev_broadcast : kBroadcast;
+      md->pkt_type = std::memcmp(hdr, bcast, 6) == 0 ? kPacketBroadcast : kPacketMulticast;
     } else if (std::memcmp(hdr, dev, 6) != 0) {
       md->pkt_type = kPacketOtherHost;
     } else {
@@ -136,8 +148,8 @@ int for_each_piece(Mbuf* m, uint32_t off, uint32_t len, Fn&& fn) {
 
 int read_bytes(const rte_mbuf* m, uint32_t off, void* to, uint32_t len) {
   auto* out = static_cast<uint8_t*>(to);
-  return for_each_piece(m, off, len,
-                        [&](const uint8_t* p, uint32_t n, uint32_t at) { std::memcpy(out + at, p, n); });
+  return for_each_piece(
+      m, off, len, [&](const uint8_t* p, uint32_t n, uint32_t at) { std::memcpy(out + at, p, n); });
 }
 
 int write_bytes(rte_mbuf* m, uint32_t off, const void* from, uint32_t len) {
@@ -277,7 +289,8 @@ const void* packet_load(const void* ctx, int32_t off, uint32_t len, void* buf) {
     if (-at > rte_pktmbuf_headroom(m) || at + len > m->data_len) return nullptr;
     return rte_pktmbuf_mtod(m, const uint8_t*) + at;
   }
-  if (static_cast<uint64_t>(at) + len <= m->data_len) return rte_pktmbuf_mtod(m, const uint8_t*) + at;
+  if (static_cast<uint64_t>(at) + len <= m->data_len)
+    return rte_pktmbuf_mtod(m, const uint8_t*) + at;
   return read_bytes(m, static_cast<uint32_t>(at), buf, len) == 0 ? buf : nullptr;
 }
 
@@ -298,7 +311,11 @@ namespace {
 thread_local CloneSink t_clone_sink;
 }
 
-void set_clone_sink(const CloneSink& sink) { t_clone_sink = sink; }
-const CloneSink& clone_sink() { return t_clone_sink; }
+void set_clone_sink(const CloneSink& sink) {
+  t_clone_sink = sink;
+}
+const CloneSink& clone_sink() {
+  return t_clone_sink;
+}
 
 }  // namespace skbpf::skb

@@ -46,19 +46,6 @@ int kernel_load(bpf_prog_type type, const std::vector<Insn>& insns) {
   return 0;
 }
 
-uint8_t size_code(uint32_t bytes) {
-  switch (bytes) {
-    case 1:
-      return op::kB;
-    case 2:
-      return op::kH;
-    case 4:
-      return op::kW;
-    default:
-      return op::kDW;
-  }
-}
-
 enum class Access { kLoad, kLoadSx, kStore, kStoreImm, kAtomicAdd };
 const char* name(Access a) {
   switch (a) {
@@ -78,7 +65,7 @@ const char* name(Access a) {
 
 // r2 = 0; <the access through r1>; r0 = 0; exit
 std::vector<Insn> one_access(Access a, int16_t off, uint32_t size) {
-  const uint8_t sz = size_code(size);
+  const uint8_t sz = op::size_code(size);
   Insn access{};
   switch (a) {
     case Access::kLoad:

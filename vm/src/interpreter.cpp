@@ -78,6 +78,15 @@ inline void store(uintptr_t addr, T v) {
 }
 
 inline bool in_regions(std::span<const MemoryRegion> regions, uintptr_t addr, uint32_t size,
+                       bool write);
+// Regions helpers lend to their callbacks (vm::LendRegion); only consulted
+// when an access is outside the run's own regions.
+inline bool in_lent(uintptr_t addr, uint32_t size, bool write) {
+  return detail::nr_lent_regions != 0 &&
+         in_regions(std::span<const MemoryRegion>(detail::lent_regions, detail::nr_lent_regions),
+                    addr, size, write);
+}
+inline bool in_regions(std::span<const MemoryRegion> regions, uintptr_t addr, uint32_t size,
                        bool write) {
   for (const MemoryRegion& r : regions) {
     if (addr >= r.base && addr - r.base <= r.size && r.size - (addr - r.base) >= size) {
@@ -127,18 +136,18 @@ ExecStatus run(const Start* start, RunShared* shared, const ExecArgs& args, uint
 #define DST reg[pc->dst]
 #define SRC reg[pc->src]
 #define IMM pc->imm
-#define NEXT      \
-  do {            \
-    ++pc;         \
-    goto* pc->handler; \
+#define NEXT            \
+  do {                  \
+    ++pc;               \
+    goto * pc->handler; \
   } while (0)
-#define BRANCH()                                                                   \
-  do {                                                                             \
-    if constexpr (kChecked) {                                                      \
+#define BRANCH()                                                                    \
+  do {                                                                              \
+    if constexpr (kChecked) {                                                       \
       if (shared->step_limit != 0 && ++steps > shared->step_limit) goto step_limit; \
-    }                                                                              \
-    pc = pc->target;                                                               \
-    goto* pc->handler;                                                             \
+    }                                                                               \
+    pc = pc->target;                                                                \
+    goto * pc->handler;                                                             \
   } while (0)
   // The memory check of checked mode: stack first (the common case), then
   // the regions of this run. The stack is the current frame and the frames
@@ -148,8 +157,10 @@ ExecStatus run(const Start* start, RunShared* shared, const ExecArgs& args, uint
   do {                                                                                      \
     if constexpr (kChecked) {                                                               \
       const uintptr_t a_ = (addr_expr);                                                     \
-      const bool on_stack_ = a_ >= reg[kFramePointer] - kStackSize && a_ <= stack_hi && stack_hi - a_ >= (sz);     \
-      if (!on_stack_ && !in_regions(args.regions, a_, (sz), (is_write))) {                  \
+      const bool on_stack_ =                                                                \
+          a_ >= reg[kFramePointer] - kStackSize && a_ <= stack_hi && stack_hi - a_ >= (sz); \
+      if (!on_stack_ && !in_regions(args.regions, a_, (sz), (is_write)) &&                  \
+          !in_lent(a_, (sz), (is_write))) {                                                 \
         fault_addr = a_;                                                                    \
         fault_size = (sz);                                                                  \
         fault_write = (is_write);                                                           \
@@ -160,7 +171,7 @@ ExecStatus run(const Start* start, RunShared* shared, const ExecArgs& args, uint
 #define ADDR_SRC (static_cast<uintptr_t>(SRC + static_cast<int64_t>(pc->off)))
 #define ADDR_DST (static_cast<uintptr_t>(DST + static_cast<int64_t>(pc->off)))
 
-  goto* pc->handler;
+  goto * pc->handler;
 
   // ---- ALU: 64-bit -------------------------------------------------------
 #define ALU64(name, expr_k, expr_x) \
@@ -192,19 +203,19 @@ ExecStatus run(const Start* start, RunShared* shared, const ExecArgs& args, uint
 #undef ALU64
 
   // Signed division: x / 0 = 0, x % 0 = x, INT_MIN / -1 = INT_MIN, INT_MIN % -1 = 0.
-#define SDIV64(name, divisor)                                                              \
-  L_##name : {                                                                             \
-    const int64_t b = (divisor);                                                           \
-    const int64_t a = static_cast<int64_t>(DST);                                           \
+#define SDIV64(name, divisor)                                                                 \
+  L_##name : {                                                                                \
+    const int64_t b = (divisor);                                                              \
+    const int64_t a = static_cast<int64_t>(DST);                                              \
     DST = b == 0 ? 0 : b == -1 ? 0 - static_cast<uint64_t>(a) : static_cast<uint64_t>(a / b); \
-    NEXT;                                                                                  \
+    NEXT;                                                                                     \
   }
-#define SMOD64(name, divisor)                                                \
-  L_##name : {                                                               \
-    const int64_t b = (divisor);                                             \
-    const int64_t a = static_cast<int64_t>(DST);                             \
-    DST = b == 0 ? DST : b == -1 ? 0 : static_cast<uint64_t>(a % b);         \
-    NEXT;                                                                    \
+#define SMOD64(name, divisor)                                        \
+  L_##name : {                                                       \
+    const int64_t b = (divisor);                                     \
+    const int64_t a = static_cast<int64_t>(DST);                     \
+    DST = b == 0 ? DST : b == -1 ? 0 : static_cast<uint64_t>(a % b); \
+    NEXT;                                                            \
   }
   SDIV64(SDIV64_K, IMM)
   SDIV64(SDIV64_X, static_cast<int64_t>(SRC))
@@ -214,18 +225,18 @@ ExecStatus run(const Start* start, RunShared* shared, const ExecArgs& args, uint
 #undef SMOD64
 
   // ---- ALU: 32-bit, results zero-extended --------------------------------
-#define ALU32(name, expr)                      \
-  L_##name##32_K : {                           \
+#define ALU32(name, expr)                          \
+  L_##name##32_K : {                               \
     const uint32_t a = static_cast<uint32_t>(DST); \
     const uint32_t b = static_cast<uint32_t>(IMM); \
-    DST = static_cast<uint32_t>(expr);         \
-    NEXT;                                      \
-  }                                            \
-  L_##name##32_X : {                           \
+    DST = static_cast<uint32_t>(expr);             \
+    NEXT;                                          \
+  }                                                \
+  L_##name##32_X : {                               \
     const uint32_t a = static_cast<uint32_t>(DST); \
     const uint32_t b = static_cast<uint32_t>(SRC); \
-    DST = static_cast<uint32_t>(expr);         \
-    NEXT;                                      \
+    DST = static_cast<uint32_t>(expr);             \
+    NEXT;                                          \
   }
   ALU32(ADD, a + b)
   ALU32(SUB, a - b)
@@ -238,14 +249,14 @@ ExecStatus run(const Start* start, RunShared* shared, const ExecArgs& args, uint
   ALU32(ARSH, static_cast<int32_t>(a) >> (b & 31))
   ALU32(DIV, b ? a / b : 0)
   ALU32(MOD, b ? a % b : a)
-  ALU32(SDIV, b == 0                          ? 0u
-              : static_cast<int32_t>(b) == -1 ? 0u - a
-                                              : static_cast<uint32_t>(static_cast<int32_t>(a) /
-                                                                      static_cast<int32_t>(b)))
-  ALU32(SMOD, b == 0                          ? a
-              : static_cast<int32_t>(b) == -1 ? 0u
-                                              : static_cast<uint32_t>(static_cast<int32_t>(a) %
-                                                                      static_cast<int32_t>(b)))
+  ALU32(SDIV, b == 0 ? 0u
+              : static_cast<int32_t>(b) == -1
+                  ? 0u - a
+                  : static_cast<uint32_t>(static_cast<int32_t>(a) / static_cast<int32_t>(b)))
+  ALU32(SMOD, b == 0 ? a
+              : static_cast<int32_t>(b) == -1
+                  ? 0u
+                  : static_cast<uint32_t>(static_cast<int32_t>(a) % static_cast<int32_t>(b)))
 #undef ALU32
 
 L_MOV32_K:
@@ -296,9 +307,9 @@ L_BSWAP64:
   NEXT;
 
   // ---- Jumps -------------------------------------------------------------
-#define JMP(name, type, cmp)                                          \
+#define JMP(name, type, cmp)                                                      \
   L_##name##_K : if (static_cast<type>(DST) cmp static_cast<type>(IMM)) BRANCH(); \
-  NEXT;                                                               \
+  NEXT;                                                                           \
   L_##name##_X : if (static_cast<type>(DST) cmp static_cast<type>(SRC)) BRANCH(); \
   NEXT;
 #define JMP_BOTH(name, t64, t32, cmp) \
@@ -337,25 +348,25 @@ L_CALL_HELPER:
   NEXT;
   // A helper that may call back (vm::call_function) finds this run through
   // the thread's callback site, set for the duration of the call.
-#define CALL_WITH_SITE(fn)                                                 \
-  do {                                                                     \
-    InterpSite site;                                                       \
-    site.call = &call_back<kChecked>;                                      \
-    site.entry = entry;                                                    \
-    site.args = &args;                                                     \
-    site.shared = shared;                                                  \
-    site.fp = reg[kFramePointer];                                          \
-    site.frames = start->frame + depth + 1;                                \
-    site.insn = pc->pc;                                                    \
-    site.status = ExecStatus::kOk;                                         \
-    detail::CallbackSite* const outer = detail::callback_site;             \
-    detail::callback_site = &site;                                         \
-    reg[0] = (fn)(reg[1], reg[2], reg[3], reg[4], reg[5]);                 \
-    detail::callback_site = outer;                                         \
-    if (site.status != ExecStatus::kOk) {                                  \
-      if (error) *error = site.error;                                      \
-      return site.status;                                                  \
-    }                                                                      \
+#define CALL_WITH_SITE(fn)                                     \
+  do {                                                         \
+    InterpSite site;                                           \
+    site.call = &call_back<kChecked>;                          \
+    site.entry = entry;                                        \
+    site.args = &args;                                         \
+    site.shared = shared;                                      \
+    site.fp = reg[kFramePointer];                              \
+    site.frames = start->frame + depth + 1;                    \
+    site.insn = pc->pc;                                        \
+    site.status = ExecStatus::kOk;                             \
+    detail::CallbackSite* const outer = detail::callback_site; \
+    detail::callback_site = &site;                             \
+    reg[0] = (fn)(reg[1], reg[2], reg[3], reg[4], reg[5]);     \
+    detail::callback_site = outer;                             \
+    if (site.status != ExecStatus::kOk) {                      \
+      if (error) *error = site.error;                          \
+      return site.status;                                      \
+    }                                                          \
   } while (0)
 L_CALL_HELPER_CB:
   CALL_WITH_SITE(pc->helper);
@@ -367,8 +378,8 @@ L_CALL_HELPER_CB:
   // (and the kernel's interpreter since 7.0, which counted empty slots).
 L_TAIL_CALL:
   if (shared->tail_calls < kMaxTailCalls) {
-    const auto* target = static_cast<const Engine*>(
-        entry->prog_array_get(reg[2], static_cast<uint32_t>(reg[3])));
+    const auto* target =
+        static_cast<const Engine*>(entry->prog_array_get(reg[2], static_cast<uint32_t>(reg[3])));
     const auto* e =
         target ? static_cast<const InterpEntry*>(target->interp_entry(kChecked)) : nullptr;
     if (e != nullptr) {
@@ -378,11 +389,11 @@ L_TAIL_CALL:
       }
       entry = e;
       pc = e->code;
-      goto* pc->handler;
+      goto * pc->handler;
     }
   }
   NEXT;
-L_CALLX: {
+L_CALLX : {
   const HelperEntry* h = entry->helpers ? entry->helpers->find(static_cast<int64_t>(DST)) : nullptr;
   if (h == nullptr) {
     if (error) {
@@ -425,7 +436,7 @@ L_EXIT:
     pc = f.ret;
     entry = f.entry;
   }
-  goto* pc->handler;
+  goto * pc->handler;
 
   // ---- Loads and stores --------------------------------------------------
 L_LDDW:
@@ -433,19 +444,19 @@ L_LDDW:
   ++pc;  // the second slot
   NEXT;
 
-#define LD_PACKET(name, type, swap, offset_expr)                                            \
-  L_##name : {                                                                              \
-    type buf;                                                                               \
+#define LD_PACKET(name, type, swap, offset_expr)                                             \
+  L_##name : {                                                                               \
+    type buf;                                                                                \
     const void* p = entry->packet_load(reinterpret_cast<const void*>(reg[6]), (offset_expr), \
-                                    sizeof(type), &buf);                                    \
-    if (p == nullptr) {                                                                     \
-      *r0 = 0;                                                                              \
-      return ExecStatus::kOk;                                                               \
-    }                                                                                       \
-    type v;                                                                                 \
-    std::memcpy(&v, p, sizeof(type));                                                       \
-    reg[0] = swap(v);                                                                       \
-    NEXT;                                                                                   \
+                                       sizeof(type), &buf);                                  \
+    if (p == nullptr) {                                                                      \
+      *r0 = 0;                                                                               \
+      return ExecStatus::kOk;                                                                \
+    }                                                                                        \
+    type v;                                                                                  \
+    std::memcpy(&v, p, sizeof(type));                                                        \
+    reg[0] = swap(v);                                                                        \
+    NEXT;                                                                                    \
   }
 #define NO_SWAP(v) (v)
 #define ABS_OFF static_cast<int32_t>(IMM)
@@ -458,7 +469,7 @@ L_LDDW:
   LD_PACKET(LD_IND_W, uint32_t, __builtin_bswap32, IND_OFF)
 #undef LD_PACKET
 
-#define LDX(name, type, ext)                 \
+#define LDX(name, type, ext)                           \
   L_##name : CHECK_MEM(ADDR_SRC, sizeof(type), false); \
   DST = static_cast<ext>(load<type>(ADDR_SRC));        \
   NEXT;
@@ -471,9 +482,9 @@ L_LDDW:
   LDX(LDXSX_W, int32_t, int64_t)
 #undef LDX
 
-#define ST(name, type, value)                          \
-  L_##name : CHECK_MEM(ADDR_DST, sizeof(type), true);  \
-  store<type>(ADDR_DST, static_cast<type>(value));     \
+#define ST(name, type, value)                         \
+  L_##name : CHECK_MEM(ADDR_DST, sizeof(type), true); \
+  store<type>(ADDR_DST, static_cast<type>(value));    \
   NEXT;
   ST(ST_B, uint8_t, IMM)
   ST(ST_H, uint16_t, IMM)
@@ -486,13 +497,13 @@ L_LDDW:
 #undef ST
 
   // ---- Atomics -----------------------------------------------------------
-#define ATOMIC(name, type, builtin, fetch)                                             \
-  L_##name : {                                                                         \
-    CHECK_MEM(ADDR_DST, sizeof(type), true);                                           \
-    type* p = reinterpret_cast<type*>(ADDR_DST);                                       \
-    const type old = builtin(p, static_cast<type>(SRC), __ATOMIC_SEQ_CST);             \
-    if (fetch) SRC = old;                                                              \
-    NEXT;                                                                              \
+#define ATOMIC(name, type, builtin, fetch)                                 \
+  L_##name : {                                                             \
+    CHECK_MEM(ADDR_DST, sizeof(type), true);                               \
+    type* p = reinterpret_cast<type*>(ADDR_DST);                           \
+    const type old = builtin(p, static_cast<type>(SRC), __ATOMIC_SEQ_CST); \
+    if (fetch) SRC = old;                                                  \
+    NEXT;                                                                  \
   }
   ATOMIC(AADD_W, uint32_t, __atomic_fetch_add, false)
   ATOMIC(AOR_W, uint32_t, __atomic_fetch_or, false)
@@ -514,15 +525,15 @@ L_LDDW:
   ATOMIC(AXCHG_DW, uint64_t, __atomic_exchange_n, true)
 #undef ATOMIC
   // cmpxchg compares with r0 and always leaves the old value in r0.
-#define CMPXCHG(name, type)                                                              \
-  L_##name : {                                                                           \
-    CHECK_MEM(ADDR_DST, sizeof(type), true);                                             \
-    type expected = static_cast<type>(reg[0]);                                           \
-    __atomic_compare_exchange_n(reinterpret_cast<type*>(ADDR_DST), &expected,            \
-                                static_cast<type>(SRC), false, __ATOMIC_SEQ_CST,         \
-                                __ATOMIC_SEQ_CST);                                       \
-    reg[0] = expected;                                                                   \
-    NEXT;                                                                                \
+#define CMPXCHG(name, type)                                                      \
+  L_##name : {                                                                   \
+    CHECK_MEM(ADDR_DST, sizeof(type), true);                                     \
+    type expected = static_cast<type>(reg[0]);                                   \
+    __atomic_compare_exchange_n(reinterpret_cast<type*>(ADDR_DST), &expected,    \
+                                static_cast<type>(SRC), false, __ATOMIC_SEQ_CST, \
+                                __ATOMIC_SEQ_CST);                               \
+    reg[0] = expected;                                                           \
+    NEXT;                                                                        \
   }
   CMPXCHG(ACMPXCHG_W, uint32_t)
   CMPXCHG(ACMPXCHG_DW, uint64_t)
@@ -534,27 +545,27 @@ L_LDDW:
 L_F_ZEXT:  // rD <<= 32; rD >>= 32
   DST = static_cast<uint32_t>(DST);
   pc += 2;
-  goto* pc->handler;
+  goto * pc->handler;
 L_F_MOV_ZEXT:  // rD = rS; rD <<= 32; rD >>= 32
   DST = static_cast<uint32_t>(SRC);
   pc += 3;
-  goto* pc->handler;
+  goto * pc->handler;
 L_F_MOV_ZEXT_JNE:  // rD = rS; rD <<= 32; rD >>= 32; if rD != imm goto target
   DST = static_cast<uint32_t>(SRC);
   if (DST != static_cast<uint64_t>(IMM)) BRANCH();
   pc += 4;
-  goto* pc->handler;
+  goto * pc->handler;
 L_F_LDXB_LSH:  // rD = *(u8 *)(rS + off); rD <<= imm
   CHECK_MEM(ADDR_SRC, 1, false);
   DST = static_cast<uint64_t>(load<uint8_t>(ADDR_SRC)) << IMM;
   pc += 2;
-  goto* pc->handler;
+  goto * pc->handler;
 L_F_LDXB_LSH_OR:  // rD = *(u8 *)(rS + off); rD <<= imm; rX |= rY
   CHECK_MEM(ADDR_SRC, 1, false);
   DST = static_cast<uint64_t>(load<uint8_t>(ADDR_SRC)) << IMM;
   reg[pc->fused.dst2] |= reg[pc->fused.src2];
   pc += 3;
-  goto* pc->handler;
+  goto * pc->handler;
 
   // ---- Faults (checked mode) ---------------------------------------------
 mem_fault:
@@ -626,8 +637,11 @@ uint64_t call_back(detail::CallbackSite* self, uint64_t fn, const uint64_t args[
       return fail(ExecStatus::kBadFunction, static_cast<int64_t>(fn));
     }
   }
-  const Start start{site->entry, target, {args[0], args[1], args[2], args[3], args[4]},
-                    site->fp - kStackSize, site->frames};
+  const Start start{site->entry,
+                    target,
+                    {args[0], args[1], args[2], args[3], args[4]},
+                    site->fp - kStackSize,
+                    site->frames};
   uint64_t r0 = 0;
   ExecError error;
   const ExecStatus status = run<kChecked>(&start, site->shared, *site->args, &r0, &error, nullptr);
@@ -643,23 +657,31 @@ uint64_t call_back(detail::CallbackSite* self, uint64_t fn, const uint64_t args[
 
 const char* to_string(ExecStatus status) {
   switch (status) {
-    case ExecStatus::kOk: return "ok";
-    case ExecStatus::kMemoryViolation: return "memory access violation";
-    case ExecStatus::kCallDepth: return "call depth limit exceeded";
-    case ExecStatus::kUnknownHelper: return "unknown helper";
-    case ExecStatus::kStepLimit: return "step limit reached";
-    case ExecStatus::kBadFunction: return "bad callback function";
+    case ExecStatus::kOk:
+      return "ok";
+    case ExecStatus::kMemoryViolation:
+      return "memory access violation";
+    case ExecStatus::kCallDepth:
+      return "call depth limit exceeded";
+    case ExecStatus::kUnknownHelper:
+      return "unknown helper";
+    case ExecStatus::kStepLimit:
+      return "step limit reached";
+    case ExecStatus::kBadFunction:
+      return "bad callback function";
   }
   return "?";
 }
 
 std::string ExecError::to_string() const {
   switch (status) {
-    case ExecStatus::kOk: return "ok";
+    case ExecStatus::kOk:
+      return "ok";
     case ExecStatus::kMemoryViolation:
-      return fmt::format("insn {}: {}-byte {} at {:#x} is outside the stack and every permitted "
-                         "region",
-                         insn, size, write ? "store" : "load", addr);
+      return fmt::format(
+          "insn {}: {}-byte {} at {:#x} is outside the stack and every permitted "
+          "region",
+          insn, size, write ? "store" : "load", addr);
     case ExecStatus::kCallDepth:
       return fmt::format("insn {}: call nests deeper than {} frames", insn, kMaxCallFrames);
     case ExecStatus::kUnknownHelper:
@@ -673,8 +695,7 @@ std::string ExecError::to_string() const {
   return "?";
 }
 
-Interpreter::Interpreter(const Program& program, const Runtime& runtime,
-                         InterpreterOptions options)
+Interpreter::Interpreter(const Program& program, const Runtime& runtime, InterpreterOptions options)
     : runtime_(runtime), options_(options) {
   using namespace op;
   if (runtime_.helpers == nullptr) runtime_.helpers = program.helpers();
@@ -707,9 +728,8 @@ uint32_t Interpreter::exec_burst(void* const ctxs[], uint64_t rcs[], uint32_t n)
   ExecArgs args;
   for (uint32_t i = 0; i < n; ++i) {
     args.r1 = reinterpret_cast<uintptr_t>(ctxs[i]);
-    const ExecStatus st = options_.checked
-                              ? start_run<true>(entry_.get(), args, &rcs[i], nullptr)
-                              : start_run<false>(entry_.get(), args, &rcs[i], nullptr);
+    const ExecStatus st = options_.checked ? start_run<true>(entry_.get(), args, &rcs[i], nullptr)
+                                           : start_run<false>(entry_.get(), args, &rcs[i], nullptr);
     if (st != ExecStatus::kOk) {
       rcs[i] = 0;
       ++failed;

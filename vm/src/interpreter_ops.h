@@ -47,18 +47,18 @@
 // function pointers (the helper may call back through vm::call_function);
 // TAIL_CALL: bpf_tail_call, a jump. Sizes: B, H, W, DW. F_*: superinstructions that do
 // the work of two or three consecutive slots (see fuse() in interpreter.cpp).
-#define SKBPF_HANDLERS(X)                                                                    \
-  X(NEG64) X(NEG32) X(MOVSX64_8) X(MOVSX64_16) X(MOVSX64_32) X(MOVSX32_8) X(MOVSX32_16)      \
-  X(ZEXT32) X(LE16) X(LE32) X(NOP) X(BSWAP16) X(BSWAP32) X(BSWAP64)                          \
-  X(JA) X(CALL_HELPER) X(CALL_HELPER_CB) X(TAIL_CALL) X(CALLX) X(CALL_LOCAL) X(EXIT)          \
-  X(LDDW) X(LD_ABS_B) X(LD_ABS_H) X(LD_ABS_W) X(LD_IND_B) X(LD_IND_H) X(LD_IND_W)            \
-  X(LDX_B) X(LDX_H) X(LDX_W) X(LDX_DW) X(LDXSX_B) X(LDXSX_H) X(LDXSX_W)                      \
-  X(ST_B) X(ST_H) X(ST_W) X(ST_DW) X(STX_B) X(STX_H) X(STX_W) X(STX_DW)                      \
-  X(AADD_W) X(AOR_W) X(AAND_W) X(AXOR_W) X(AFADD_W) X(AFOR_W) X(AFAND_W) X(AFXOR_W)          \
-  X(AXCHG_W) X(ACMPXCHG_W)                                                                   \
-  X(AADD_DW) X(AOR_DW) X(AAND_DW) X(AXOR_DW) X(AFADD_DW) X(AFOR_DW) X(AFAND_DW) X(AFXOR_DW) \
-  X(AXCHG_DW) X(ACMPXCHG_DW)                                                                 \
-  X(F_ZEXT) X(F_MOV_ZEXT) X(F_MOV_ZEXT_JNE) X(F_LDXB_LSH) X(F_LDXB_LSH_OR)
+#define SKBPF_HANDLERS(X)                                                                         \
+  X(NEG64)                                                                                        \
+  X(NEG32) X(MOVSX64_8) X(MOVSX64_16) X(MOVSX64_32) X(MOVSX32_8) X(MOVSX32_16) X(ZEXT32) X(LE16)  \
+      X(LE32) X(NOP) X(BSWAP16) X(BSWAP32) X(BSWAP64) X(JA) X(CALL_HELPER) X(CALL_HELPER_CB)      \
+          X(TAIL_CALL) X(CALLX) X(CALL_LOCAL) X(EXIT) X(LDDW) X(LD_ABS_B) X(LD_ABS_H) X(LD_ABS_W) \
+              X(LD_IND_B) X(LD_IND_H) X(LD_IND_W) X(LDX_B) X(LDX_H) X(LDX_W) X(LDX_DW) X(LDXSX_B) \
+                  X(LDXSX_H) X(LDXSX_W) X(ST_B) X(ST_H) X(ST_W) X(ST_DW) X(STX_B) X(STX_H)        \
+                      X(STX_W) X(STX_DW) X(AADD_W) X(AOR_W) X(AAND_W) X(AXOR_W) X(AFADD_W)        \
+                          X(AFOR_W) X(AFAND_W) X(AFXOR_W) X(AXCHG_W) X(ACMPXCHG_W) X(AADD_DW)     \
+                              X(AOR_DW) X(AAND_DW) X(AXOR_DW) X(AFADD_DW) X(AFOR_DW) X(AFAND_DW)  \
+                                  X(AFXOR_DW) X(AXCHG_DW) X(ACMPXCHG_DW) X(F_ZEXT) X(F_MOV_ZEXT)  \
+                                      X(F_MOV_ZEXT_JNE) X(F_LDXB_LSH) X(F_LDXB_LSH_OR)
 
 namespace skbpf::vm::detail {
 
@@ -67,12 +67,12 @@ enum Handler : uint16_t {
   SKBPF_ALU_OPS(SKBPF_ENUM_ALU)
 #undef SKBPF_ENUM_ALU
 #define SKBPF_ENUM_JMP(op) op##_K, op##_X, op##32_K, op##32_X,
-  SKBPF_JMP_OPS(SKBPF_ENUM_JMP)
+      SKBPF_JMP_OPS(SKBPF_ENUM_JMP)
 #undef SKBPF_ENUM_JMP
 #define SKBPF_ENUM(h) h,
-  SKBPF_HANDLERS(SKBPF_ENUM)
+          SKBPF_HANDLERS(SKBPF_ENUM)
 #undef SKBPF_ENUM
-  kNumHandlers
+              kNumHandlers
 };
 
 }  // namespace skbpf::vm::detail
@@ -114,8 +114,8 @@ namespace detail {
 // instruction, `labels` being the run loop's handler addresses. Throws
 // LoadError for what the runtime cannot run (unknown helper, packet loads
 // or tail calls without their hook).
-void decode(const Program& program, const Runtime& runtime, bool fuse,
-            const void* const* labels, std::vector<DecodedInsn>* code);
+void decode(const Program& program, const Runtime& runtime, bool fuse, const void* const* labels,
+            std::vector<DecodedInsn>* code);
 }  // namespace detail
 
 }  // namespace skbpf::vm

@@ -48,7 +48,8 @@ class ProgramSet {
   // Loads the object at `path` and every program in it. Throws
   // std::runtime_error naming the file, program and instruction (ElfError,
   // LoadError, map creation errors), with nothing left half-installed.
-  static std::unique_ptr<ProgramSet> load(const std::string& path, const ProgramSetOptions& options);
+  static std::unique_ptr<ProgramSet> load(const std::string& path,
+                                          const ProgramSetOptions& options);
   ~ProgramSet();
   ProgramSet(const ProgramSet&) = delete;
   ProgramSet& operator=(const ProgramSet&) = delete;

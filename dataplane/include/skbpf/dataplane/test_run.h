@@ -34,7 +34,7 @@ namespace skbpf::dataplane {
 
 struct TestRunResult {
   size_t index = 0;
-  std::string error;  // non-empty: the frame did not run (why); nothing else is set
+  std::string error;    // non-empty: the frame did not run (why); nothing else is set
   int error_errno = 0;  // the errno BPF_PROG_TEST_RUN would fail with (EINVAL), or 0
   uint32_t retval = 0;
   std::vector<uint8_t> data_out;

@@ -34,8 +34,8 @@ void seed_prandom(uint64_t seed);
 // bpf_csum_diff(from, from_size, to, to_size, seed) as the kernel on this
 // machine (6.13 and later, "bpf_csum_diff: optimize and homogenize for all
 // archs"): csum_partial over `to` seeded with `seed` minus csum_partial
-// over `from`, folded to 16 bits (not complemented); `seed` alone when both
-// sizes are 0. Any sizes are accepted (the kernel no longer checks for
+// over `from`, folded to 16 bits (not complemented); `seed` folded alone
+// when both sizes are 0. Any sizes are accepted (the kernel no longer checks for
 // multiples of 4; the verifier bounds them by the memory).
 u64 csum_diff(u64 from, u64 from_size, u64 to, u64 to_size, u64 seed);
 // x86-64's csum_partial (arch/x86/lib/csum-partial_64.c): the 32-bit
@@ -92,8 +92,9 @@ long bprintf(char* out, size_t out_size, const char* fmt, size_t fmt_size, const
 //
 // bpf_loop(nr_loops, callback_fn, callback_ctx, flags): callback_fn(i,
 // callback_ctx) for i = 0 .. nr_loops - 1 until it returns non-zero.
-// Returns the number of calls made; -EINVAL for flags != 0, -E2BIG for
-// nr_loops > 1 << 23 (BPF_MAX_LOOPS). nr_loops is the low 32 bits of r1.
+// Returns the number of calls made; -EINVAL (64-bit) for flags != 0; for
+// nr_loops (all of r1) > 1 << 23 (BPF_MAX_LOOPS), -E2BIG as a 32-bit value
+// (0xfffffff9), as the verifier's inlined loop (callbacks.cpp says why).
 u64 loop(u64 nr_loops, u64 callback_fn, u64 callback_ctx, u64 flags, u64);
 // bpf_for_each_map_elem(map, callback_fn, callback_ctx, flags):
 // callback_fn(map, key, value, callback_ctx) for each element (value: the

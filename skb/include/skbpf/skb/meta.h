@@ -39,17 +39,27 @@ struct TunnelInfo {
   uint32_t tun_flags = 0;                    // TUNNEL_* (kernel bit numbers, see tunnel.h)
   uint16_t tp_src = 0, tp_dst = 0;           // __be16
   uint8_t tos = 0, ttl = 0;
-  uint8_t mode = 0;                          // IP_TUNNEL_INFO_TX (1) | IP_TUNNEL_INFO_IPV6 (2)
-  bool valid = false;                        // a key is attached (skb_tunnel_info() != NULL)
+  uint8_t mode = 0;    // IP_TUNNEL_INFO_TX (1) | IP_TUNNEL_INFO_IPV6 (2)
+  bool valid = false;  // a key is attached (skb_tunnel_info() != NULL)
   uint8_t options_len = 0;
   uint8_t options[kMaxOpts] = {};
 };
 
 // skb->ip_summed values.
-enum : uint8_t { kChecksumNone = 0, kChecksumUnnecessary = 1, kChecksumComplete = 2, kChecksumPartial = 3 };
+enum : uint8_t {
+  kChecksumNone = 0,
+  kChecksumUnnecessary = 1,
+  kChecksumComplete = 2,
+  kChecksumPartial = 3
+};
 
 // skb->pkt_type values (PACKET_* of <linux/if_packet.h>).
-enum : uint32_t { kPacketHost = 0, kPacketBroadcast = 1, kPacketMulticast = 2, kPacketOtherHost = 3 };
+enum : uint32_t {
+  kPacketHost = 0,
+  kPacketBroadcast = 1,
+  kPacketMulticast = 2,
+  kPacketOtherHost = 3
+};
 
 struct alignas(64) SkbMeta {
   // ---- read through __sk_buff (ctx_rewrite.cpp's table) -----------------
@@ -86,17 +96,17 @@ struct alignas(64) SkbMeta {
   uint32_t remote_port = 0, local_port = 0;
 
   // ---- state only helpers see -------------------------------------------
-  uint8_t l4_hash = 0;   // skb->l4_hash
-  uint8_t sw_hash = 0;   // skb->sw_hash
+  uint8_t l4_hash = 0;  // skb->l4_hash
+  uint8_t sw_hash = 0;  // skb->sw_hash
   uint8_t ip_summed = kChecksumNone;
   uint8_t csum_level = 0;
-  uint32_t csum = 0;          // skb->csum (CHECKSUM_COMPLETE)
-  uint16_t mac_len = 14;      // bytes of L2 header before the network header
-  uint16_t network_offset = 14;  // skb_network_offset(): network header - data
-  int16_t mac_offset = 0;        // mac header - data: 0 on tc; -14 for socket filters,
-                                 // whose data starts at the network header
-  uint16_t transport_offset = 0; // 0: unknown
-  uint8_t encapsulation = 0;  // skb->encapsulation (adjust_room encap flags)
+  uint32_t csum = 0;              // skb->csum (CHECKSUM_COMPLETE)
+  uint16_t mac_len = 14;          // bytes of L2 header before the network header
+  uint16_t network_offset = 14;   // skb_network_offset(): network header - data
+  int16_t mac_offset = 0;         // mac header - data: 0 on tc; -14 for socket filters,
+                                  // whose data starts at the network header
+  uint16_t transport_offset = 0;  // 0: unknown
+  uint8_t encapsulation = 0;      // skb->encapsulation (adjust_room encap flags)
   uint8_t inner_protocol_type = 0;
   uint16_t inner_protocol = 0;  // __be16
   uint16_t inner_network_offset = 0, inner_transport_offset = 0, inner_mac_offset = 0;
@@ -115,11 +125,15 @@ inline constexpr uint16_t kMetaPrivSize =
     static_cast<uint16_t>((sizeof(SkbMeta) + RTE_MBUF_PRIV_ALIGN - 1) & ~(RTE_MBUF_PRIV_ALIGN - 1));
 static_assert(sizeof(SkbMeta) <= 1024, "keep the metadata small enough for the private area");
 
-inline SkbMeta* meta(rte_mbuf* m) { return reinterpret_cast<SkbMeta*>(reinterpret_cast<uint8_t*>(m) + kMetaOffset); }
+inline SkbMeta* meta(rte_mbuf* m) {
+  return reinterpret_cast<SkbMeta*>(reinterpret_cast<uint8_t*>(m) + kMetaOffset);
+}
 inline const SkbMeta* meta(const rte_mbuf* m) {
   return reinterpret_cast<const SkbMeta*>(reinterpret_cast<const uint8_t*>(m) + kMetaOffset);
 }
-inline bool has_meta(const rte_mbuf* m) { return m->priv_size >= sizeof(SkbMeta); }
+inline bool has_meta(const rte_mbuf* m) {
+  return m->priv_size >= sizeof(SkbMeta);
+}
 
 // After anything that moves or resizes the first segment: data, data_end
 // and data_meta again describe its bytes (the kernel's

@@ -41,9 +41,13 @@ rte_mempool* make_pool(const std::string& name, uint32_t nb_mbufs,
 
 // What the stack knows about a frame before tc sees it.
 struct RxInfo {
-  uint32_t ifindex = 0;          // skb->dev->ifindex
-  uint32_t ingress_ifindex = 0;  // skb->skb_iif
+  uint32_t ifindex = 0;              // skb->dev->ifindex
+  uint32_t ingress_ifindex = 0;      // skb->skb_iif
   const uint8_t* dev_mac = nullptr;  // the device's address, for pkt_type; nullptr: all zero
+  // The device's broadcast address (dev->broadcast); nullptr: ff:ff:ff:ff:ff:ff.
+  // The loopback device's is all zero, so on it a broadcast frame is
+  // PACKET_MULTICAST, as the kernel's test-run reports.
+  const uint8_t* dev_broadcast = nullptr;
   uint32_t queue_mapping = 0;
   uint64_t tstamp = 0;
 };

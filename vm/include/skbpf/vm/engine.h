@@ -111,7 +111,36 @@ struct CallbackSite {
   uint64_t (*call)(CallbackSite* self, uint64_t fn, const uint64_t args[5]);
 };
 inline thread_local CallbackSite* callback_site = nullptr;
+
+// Regions lent by helpers for the callbacks they make (LendRegion).
+inline constexpr uint32_t kMaxLentRegions = 8;  // nested callbacks: bounded by the call depth
+inline thread_local MemoryRegion lent_regions[kMaxLentRegions];
+inline thread_local uint32_t nr_lent_regions = 0;
 }  // namespace detail
+
+// Memory a helper lends to the program for the callback it is about to make:
+// checked mode permits it while the guard lives (nested guards stack). The
+// key bpf_for_each_map_elem passes for an array lives on the helper's own
+// stack, as it does in the kernel; without this, checked mode would stop a
+// callback that reads it. No effect on the unchecked engine.
+class LendRegion {
+ public:
+  LendRegion(const void* base, size_t size, bool writable) {
+    if (detail::nr_lent_regions < detail::kMaxLentRegions) {
+      detail::lent_regions[detail::nr_lent_regions++] =
+          MemoryRegion{reinterpret_cast<uintptr_t>(base), size, writable};
+      lent_ = true;
+    }
+  }
+  ~LendRegion() {
+    if (lent_) --detail::nr_lent_regions;
+  }
+  LendRegion(const LendRegion&) = delete;
+  LendRegion& operator=(const LendRegion&) = delete;
+
+ private:
+  bool lent_ = false;
+};
 
 // Calls a function of the running program from a helper (bpf_loop,
 // bpf_for_each_map_elem): `fn` is the value the program loaded with

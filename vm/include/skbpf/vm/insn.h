@@ -45,8 +45,8 @@ std::vector<uint8_t> bytes_from_hex(std::string_view text);
 
 namespace op {
 // Instruction classes (low 3 bits).
-inline constexpr uint8_t kLd = 0x00, kLdx = 0x01, kSt = 0x02, kStx = 0x03, kAlu = 0x04,
-                         kJmp = 0x05, kJmp32 = 0x06, kAlu64 = 0x07;
+inline constexpr uint8_t kLd = 0x00, kLdx = 0x01, kSt = 0x02, kStx = 0x03, kAlu = 0x04, kJmp = 0x05,
+                         kJmp32 = 0x06, kAlu64 = 0x07;
 // ALU / JMP source bit.
 inline constexpr uint8_t kK = 0x00, kX = 0x08;
 // ALU operations (high 4 bits).
@@ -73,34 +73,57 @@ inline constexpr int32_t kAtomicXchg = 0xe0 | kFetch, kAtomicCmpXchg = 0xf0 | kF
 inline constexpr uint8_t kPseudoHelper = 0, kPseudoCall = 1, kPseudoKfuncCall = 2;
 
 // src field of LD_IMM64 (<linux/bpf.h> BPF_PSEUDO_*).
-inline constexpr uint8_t kPseudoNone = 0, kPseudoMapFd = 1, kPseudoMapValue = 2,
-                         kPseudoBtfId = 3, kPseudoFunc = 4, kPseudoMapIdx = 5,
-                         kPseudoMapIdxValue = 6;
+inline constexpr uint8_t kPseudoNone = 0, kPseudoMapFd = 1, kPseudoMapValue = 2, kPseudoBtfId = 3,
+                         kPseudoFunc = 4, kPseudoMapIdx = 5, kPseudoMapIdxValue = 6;
 
-constexpr uint8_t cls(uint8_t code) { return code & 0x07; }
-constexpr uint8_t src_bit(uint8_t code) { return code & 0x08; }
-constexpr uint8_t alu_op(uint8_t code) { return code & 0xf0; }
-constexpr uint8_t jmp_op(uint8_t code) { return code & 0xf0; }
-constexpr uint8_t size(uint8_t code) { return code & 0x18; }
-constexpr uint8_t mode(uint8_t code) { return code & 0xe0; }
+constexpr uint8_t cls(uint8_t code) {
+  return code & 0x07;
+}
+constexpr uint8_t src_bit(uint8_t code) {
+  return code & 0x08;
+}
+constexpr uint8_t alu_op(uint8_t code) {
+  return code & 0xf0;
+}
+constexpr uint8_t jmp_op(uint8_t code) {
+  return code & 0xf0;
+}
+constexpr uint8_t size(uint8_t code) {
+  return code & 0x18;
+}
+constexpr uint8_t mode(uint8_t code) {
+  return code & 0xe0;
+}
 constexpr uint32_t size_bytes(uint8_t code) {
   switch (size(code)) {
-    case kB: return 1;
-    case kH: return 2;
-    case kW: return 4;
-    default: return 8;
+    case kB:
+      return 1;
+    case kH:
+      return 2;
+    case kW:
+      return 4;
+    default:
+      return 8;
   }
 }
-constexpr bool is_alu(uint8_t code) { return cls(code) == kAlu || cls(code) == kAlu64; }
-constexpr bool is_jmp(uint8_t code) { return cls(code) == kJmp || cls(code) == kJmp32; }
+// The size field for an access of 1, 2, 4 or 8 bytes (the inverse of size_bytes).
+constexpr uint8_t size_code(uint32_t bytes) {
+  return bytes == 1 ? kB : bytes == 2 ? kH : bytes == 4 ? kW : kDW;
+}
+constexpr bool is_alu(uint8_t code) {
+  return cls(code) == kAlu || cls(code) == kAlu64;
+}
+constexpr bool is_jmp(uint8_t code) {
+  return cls(code) == kJmp || cls(code) == kJmp32;
+}
 
 // The whole first byte of frequently named instructions.
-inline constexpr uint8_t kLdImm64 = kLd | kImm | kDW;    // 0x18
-inline constexpr uint8_t kCallCode = kJmp | kCall;       // 0x85
+inline constexpr uint8_t kLdImm64 = kLd | kImm | kDW;     // 0x18
+inline constexpr uint8_t kCallCode = kJmp | kCall;        // 0x85
 inline constexpr uint8_t kCallxCode = kJmp | kCall | kX;  // 0x8d
-inline constexpr uint8_t kExitCode = kJmp | kExit;       // 0x95
-inline constexpr uint8_t kJaCode = kJmp | kJa;           // 0x05
-inline constexpr uint8_t kGotolCode = kJmp32 | kJa;      // 0x06
+inline constexpr uint8_t kExitCode = kJmp | kExit;        // 0x95
+inline constexpr uint8_t kJaCode = kJmp | kJa;            // 0x05
+inline constexpr uint8_t kGotolCode = kJmp32 | kJa;       // 0x06
 }  // namespace op
 
 // Register numbers; r10 is the read-only frame pointer.
