@@ -14,10 +14,20 @@ std::string helpers_markdown() {
   s += "kernel's verifier checks, whether it invalidates packet pointers\n";
   s += "(`bpf_helper_changes_pkt_data`), which program types may call it (`cls` =\n";
   s += "sched_cls, `act` = sched_act, `sock` = socket_filter) and whether skbpf\n";
-  s += "implements it yet. A missing helper is left out of the program type's\n";
-  s += "`HelperTable`, so a program calling it is refused at load with its name.\n";
-  s += "The missing ones all need the skb context (`skb/`, not built yet), or\n";
-  s += "callbacks and tail calls from the engine.\n\n";
+  s += "implements it. A helper without an implementation, or one the program's\n";
+  s += "type may not call, is left out of the type's `HelperTable`, so a program\n";
+  s += "calling it is refused at load with its name.\n\n";
+  s += "Where they are: `helpers.cpp` (maps, time, randomness, csum_diff, spin\n";
+  s += "locks, ring buffer), `bprintf.cpp` (trace_printk, snprintf),\n";
+  s += "`skb_data.cpp` (load/store bytes, pull), `skb_csum.cpp` (csum_replace,\n";
+  s += "csum_update, csum_level), `skb_meta_helpers.cpp` (hash, change_proto/type,\n";
+  s += "ecn, cgroup classid, route realm), `skb_room.cpp` (change_tail/head,\n";
+  s += "adjust_room), `skb_forward.cpp` (redirect, clone_redirect, VLAN, tunnel key\n";
+  s += "and options, perf_event_output), `callbacks.cpp` (bpf_loop,\n";
+  s += "for_each_map_elem, the program-array hook of tail calls, which the\n";
+  s += "interpreter turns into a jump). Each is compared with this machine's kernel\n";
+  s += "by the exercisers of `tests/oracle_progs/` (docs/progs.md); the few\n";
+  s += "differences that remain are listed in docs/skb.md.\n\n";
   s += "| id | name | status | changes packet | program types | prototype |\n";
   s += "|---:|---|---|---|---|---|\n";
   for (const HelperInfo& h : catalogue()) {
