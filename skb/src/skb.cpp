@@ -29,7 +29,10 @@ void ensure_eal() {
     cpu_set_t affinity;
     const bool have_affinity =
         pthread_getaffinity_np(pthread_self(), sizeof(affinity), &affinity) == 0;
-    const std::string prefix = "--file-prefix=skbpf-" + std::to_string(getpid());
+    // One fixed prefix: with --no-shconf nothing is shared through it (no
+    // config file, no IPC socket), so processes do not clash, and the one
+    // runtime directory the EAL creates is reused instead of one per process.
+    const std::string prefix = "--file-prefix=skbpf-noshconf";
     std::vector<std::string> args = {"skbpf",
                                      "--no-huge",
                                      "--no-pci",
