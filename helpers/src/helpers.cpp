@@ -6,6 +6,8 @@
 #include <atomic>
 #include <cstring>
 
+#include "csum_ops.h"
+#include "helper_util.h"
 #include "skbpf/maps/lcore.h"
 #include "skbpf/maps/map.h"
 #include "skbpf/maps/ringbuf.h"
@@ -17,13 +19,10 @@ namespace {
 maps::Map* as_map(u64 r) {
   return reinterpret_cast<maps::Map*>(static_cast<uintptr_t>(r));
 }
-template <typename T>
-T* as_ptr(u64 r) {
-  return reinterpret_cast<T*>(static_cast<uintptr_t>(r));
-}
-u64 ret(long v) {
-  return static_cast<u64>(static_cast<int64_t>(v));
-}
+using detail::as_ptr;
+using detail::csum_sub;
+using detail::from32to16;
+using detail::ret;
 
 u64 clock_ns(clockid_t clock) {
   timespec ts;
@@ -74,18 +73,6 @@ uint32_t fold64to32(uint64_t t) {
   // csum_finalize_sum: (t + ror64(t, 32)) >> 32
   uint64_t r = (t >> 32) | (t << 32);
   return static_cast<uint32_t>((t + r) >> 32);
-}
-
-uint16_t from32to16(uint32_t x) {
-  x = (x & 0xffff) + (x >> 16);
-  x = (x & 0xffff) + (x >> 16);
-  return static_cast<uint16_t>(x);
-}
-
-uint32_t csum_sub(uint32_t a, uint32_t b) {
-  uint32_t nb = ~b;
-  uint32_t res = a + nb;
-  return res + (res < nb ? 1u : 0u);
 }
 
 }  // namespace

@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "csum_ops.h"
+#include "helper_util.h"
 #include "skbpf/helpers/skb_helpers.h"
 #include "skbpf/skb/meta.h"
 #include "skbpf/skb/skb.h"
@@ -25,36 +27,14 @@ constexpr int kENOTSUPP = 524;              // the kernel's internal ENOTSUPP
 constexpr uint16_t kCsumMangled0 = 0xffff;  // CSUM_MANGLED_0
 constexpr uint8_t kMaxCsumLevel = 3;        // SKB_MAX_CSUM_LEVEL
 
-u64 err(int e) {
-  return static_cast<u64>(static_cast<int64_t>(-e));
-}
-
-// ---- ones'-complement arithmetic (include/net/checksum.h) -------------------
-
-uint32_t csum_add(uint32_t csum, uint32_t addend) {
-  const uint32_t res = csum + addend;
-  return res + (res < addend);
-}
-uint32_t csum_sub(uint32_t csum, uint32_t addend) {
-  return csum_add(csum, ~addend);
-}
-uint16_t csum16_add(uint16_t csum, uint16_t addend) {
-  const uint16_t res = static_cast<uint16_t>(csum + addend);
-  return static_cast<uint16_t>(res + (res < addend));
-}
-uint16_t csum16_sub(uint16_t csum, uint16_t addend) {
-  return csum16_add(csum, static_cast<uint16_t>(~addend));
-}
-// Folds a 32-bit partial sum to 16 bits and complements it. Gives the same
-// value as x86's csum_fold for every input (0 folds to 0xffff).
-uint16_t csum_fold(uint32_t sum) {
-  sum = (sum & 0xffff) + (sum >> 16);
-  sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<uint16_t>(~sum);
-}
-uint32_t csum_unfold(uint16_t n) {
-  return n;
-}
+using detail::as_mbuf;
+using detail::csum16_add;
+using detail::csum16_sub;
+using detail::csum_add;
+using detail::csum_fold;
+using detail::csum_sub;
+using detail::csum_unfold;
+using detail::err;
 
 // csum_replace_by_diff / csum_replace2 / csum_replace4.
 uint16_t replace_by_diff(uint16_t sum, uint32_t diff) {
@@ -148,7 +128,7 @@ class SumField {
 }  // namespace
 
 u64 l3_csum_replace(u64 ctx, u64 offset, u64 from, u64 to, u64 flags) {
-  auto* m = reinterpret_cast<rte_mbuf*>(ctx);
+  auto* m = as_mbuf(ctx);
   const auto off = static_cast<uint32_t>(offset);
   if (flags & ~static_cast<u64>(BPF_F_HDR_FIELD_MASK)) return err(EINVAL);
   if (off > 0xffff || (off & 1)) return err(EFAULT);
@@ -172,7 +152,7 @@ u64 l3_csum_replace(u64 ctx, u64 offset, u64 from, u64 to, u64 flags) {
 }
 
 u64 l4_csum_replace(u64 ctx, u64 offset, u64 from, u64 to, u64 flags) {
-  auto* m = reinterpret_cast<rte_mbuf*>(ctx);
+  auto* m = as_mbuf(ctx);
   skb::SkbMeta* md = skb::meta(m);
   const auto off = static_cast<uint32_t>(offset);
   const bool is_pseudo = flags & BPF_F_PSEUDO_HDR;
@@ -208,7 +188,7 @@ u64 l4_csum_replace(u64 ctx, u64 offset, u64 from, u64 to, u64 flags) {
 }
 
 u64 csum_update(u64 ctx, u64 csum, u64, u64, u64) {
-  skb::SkbMeta* md = skb::meta(reinterpret_cast<rte_mbuf*>(ctx));
+  skb::SkbMeta* md = skb::meta(as_mbuf(ctx));
   if (md->ip_summed == skb::kChecksumComplete) {
     md->csum = csum_add(md->csum, static_cast<uint32_t>(csum));
     return md->csum;
@@ -217,7 +197,7 @@ u64 csum_update(u64 ctx, u64 csum, u64, u64, u64) {
 }
 
 u64 csum_level(u64 ctx, u64 level, u64, u64, u64) {
-  skb::SkbMeta* md = skb::meta(reinterpret_cast<rte_mbuf*>(ctx));
+  skb::SkbMeta* md = skb::meta(as_mbuf(ctx));
   switch (level) {
     case BPF_CSUM_LEVEL_INC:  // __skb_incr_checksum_unnecessary
       if (md->ip_summed == skb::kChecksumUnnecessary) {

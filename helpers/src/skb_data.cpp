@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "csum_ops.h"
+#include "helper_util.h"
 #include "skbpf/helpers/helpers.h"
 #include "skbpf/helpers/skb_helpers.h"
 #include "skbpf/skb/meta.h"
@@ -22,25 +24,11 @@
 namespace skbpf::helpers {
 namespace {
 
-u64 err(int e) {
-  return static_cast<u64>(static_cast<int64_t>(-e));
-}
-
-// ---- skb->csum bookkeeping (include/linux/skbuff.h, net/checksum.h) -------
-
-uint32_t csum_add(uint32_t csum, uint32_t addend) {
-  const uint32_t res = csum + addend;
-  return res + (res < addend);
-}
-// csum_block_add: a block's sum starting at an odd offset is byte-swapped
-// relative to the 16-bit words of the whole.
-uint32_t csum_block_add(uint32_t csum, uint32_t block, uint32_t offset) {
-  if (offset & 1) block = (block >> 8) | (block << 24);
-  return csum_add(csum, block);
-}
-uint32_t csum_block_sub(uint32_t csum, uint32_t block, uint32_t offset) {
-  return csum_block_add(csum, ~block, offset);
-}
+using detail::as_mbuf;
+using detail::csum_add;
+using detail::csum_block_add;
+using detail::csum_block_sub;
+using detail::err;
 
 // csum_partial over packet bytes [off, off + len), which may span segments
 // (then each piece is added at its offset within the range).
@@ -82,7 +70,7 @@ void clear_hash(skb::SkbMeta* md) {  // skb_clear_hash
 }  // namespace
 
 u64 skb_store_bytes(u64 ctx, u64 offset, u64 from, u64 len, u64 flags) {
-  auto* m = reinterpret_cast<rte_mbuf*>(ctx);
+  auto* m = as_mbuf(ctx);
   skb::SkbMeta* md = skb::meta(m);
   const auto off = static_cast<uint32_t>(offset);
   const auto n = static_cast<uint32_t>(len);
@@ -149,7 +137,7 @@ u64 skb_load_bytes_relative(u64 ctx, u64 offset, u64 to, u64 len, u64 start_head
 }
 
 u64 skb_pull_data(u64 ctx, u64 len, u64, u64, u64) {
-  auto* m = reinterpret_cast<rte_mbuf*>(ctx);
+  auto* m = as_mbuf(ctx);
   // len 0: skb_headlen, i.e. what is already linear.
   const auto asked = static_cast<uint32_t>(len);
   const uint32_t want = asked != 0 ? asked : m->data_len;

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "helper_util.h"
 #include "skbpf/helpers/redirect.h"
 #include "skbpf/helpers/skb_helpers.h"
 #include "skbpf/maps/map.h"
@@ -55,16 +56,9 @@ constexpr uint16_t kProto8021Q = 0x0081, kProto8021AD = 0xa888;  // htons(ETH_P_
 constexpr uint16_t kEthHlen = 14, kVlanHlen = 4, kVlanEthHlen = 18;
 constexpr uint32_t kEthAlen2 = 12;  // 2 * ETH_ALEN: where a tag goes
 
-u64 ret(long v) {
-  return static_cast<u64>(static_cast<int64_t>(v));
-}
-rte_mbuf* as_mbuf(u64 ctx) {
-  return reinterpret_cast<rte_mbuf*>(static_cast<uintptr_t>(ctx));
-}
-template <typename T>
-T* as_ptr(u64 r) {
-  return reinterpret_cast<T*>(static_cast<uintptr_t>(r));
-}
+using detail::as_mbuf;
+using detail::as_ptr;
+using detail::ret;
 
 uint16_t be16(uint16_t v) {
   return __builtin_bswap16(v);

@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "csum_ops.h"
+#include "helper_util.h"
 #include "skbpf/helpers/helpers.h"
 #include "skbpf/helpers/skb_helpers.h"
 #include "skbpf/skb/meta.h"
@@ -23,9 +25,8 @@ namespace {
 
 constexpr int kENOTSUPP = 524;  // the kernel's internal ENOTSUPP
 
-u64 err(int e) {
-  return static_cast<u64>(static_cast<int64_t>(-e));
-}
+using detail::as_mbuf;
+using detail::err;
 
 constexpr uint16_t be16(uint16_t host) {
   return static_cast<uint16_t>(host << 8 | host >> 8);
@@ -264,7 +265,7 @@ uint16_t l3_protocol(const rte_mbuf* m, const skb::SkbMeta* md, uint32_t* nhoff)
 }  // namespace
 
 u64 get_hash_recalc(u64 ctx, u64, u64, u64, u64) {
-  auto* m = reinterpret_cast<rte_mbuf*>(ctx);
+  auto* m = as_mbuf(ctx);
   skb::SkbMeta* md = skb::meta(m);
   // skb_get_hash: a hash that is not a software or L4 hash (e.g. a NIC's
   // L3 RSS hash) is recomputed too.
@@ -280,7 +281,7 @@ u64 get_hash_recalc(u64 ctx, u64, u64, u64, u64) {
 }
 
 u64 set_hash(u64 ctx, u64 hash, u64, u64, u64) {
-  skb::SkbMeta* md = skb::meta(reinterpret_cast<rte_mbuf*>(ctx));
+  skb::SkbMeta* md = skb::meta(as_mbuf(ctx));
   // __skb_set_sw_hash(skb, hash, true): kept until something clears it.
   md->hash = static_cast<uint32_t>(hash);
   md->sw_hash = 1;
@@ -289,12 +290,12 @@ u64 set_hash(u64 ctx, u64 hash, u64, u64, u64) {
 }
 
 u64 set_hash_invalid(u64 ctx, u64, u64, u64, u64) {
-  clear_hash(skb::meta(reinterpret_cast<rte_mbuf*>(ctx)));
+  clear_hash(skb::meta(as_mbuf(ctx)));
   return 0;
 }
 
 u64 skb_change_proto(u64 ctx, u64 proto, u64 flags, u64, u64) {
-  auto* m = reinterpret_cast<rte_mbuf*>(ctx);
+  auto* m = as_mbuf(ctx);
   skb::SkbMeta* md = skb::meta(m);
   if (flags != 0) return err(EINVAL);
   const auto to = static_cast<uint16_t>(proto);
@@ -348,7 +349,7 @@ u64 skb_change_proto(u64 ctx, u64 proto, u64 flags, u64, u64) {
 }
 
 u64 skb_change_type(u64 ctx, u64 type, u64, u64, u64) {
-  skb::SkbMeta* md = skb::meta(reinterpret_cast<rte_mbuf*>(ctx));
+  skb::SkbMeta* md = skb::meta(as_mbuf(ctx));
   const auto t = static_cast<uint32_t>(type);
   // skb_pkt_type_ok: only host, broadcast, multicast and other-host, both
   // for the packet's current type and the new one.
@@ -358,7 +359,7 @@ u64 skb_change_type(u64 ctx, u64 type, u64, u64, u64) {
 }
 
 u64 skb_ecn_set_ce(u64 ctx, u64, u64, u64, u64) {
-  auto* m = reinterpret_cast<rte_mbuf*>(ctx);
+  auto* m = as_mbuf(ctx);
   skb::SkbMeta* md = skb::meta(m);
   uint32_t past_tags = 0;
   // INET_ECN_set_ce: the protocol is looked up past in-band VLAN tags
@@ -380,8 +381,7 @@ u64 skb_ecn_set_ce(u64 ctx, u64, u64, u64, u64) {
     if (!(ecn & 2)) return ecn == 0 ? 1 : 0;
     const uint16_t add = be16(static_cast<uint16_t>(0xFFFB + ecn));
     uint16_t check = load_u16(h + 10);
-    const uint16_t res = static_cast<uint16_t>(check + add);
-    check = static_cast<uint16_t>(res + (res < add));  // csum16_add
+    check = detail::csum16_add(check, add);
     std::memcpy(h + 10, &check, 2);
     h[1] |= 3;
     return 1;
@@ -395,11 +395,7 @@ u64 skb_ecn_set_ce(u64 ctx, u64, u64, u64, u64) {
   uint32_t to;
   std::memcpy(&to, h, 4);
   if (md->ip_summed == skb::kChecksumComplete) {
-    uint32_t c = md->csum + ~from;  // csum_sub(csum, from)
-    c += (c < ~from);
-    c += to;  // csum_add(.., to)
-    c += (c < to);
-    md->csum = c;
+    md->csum = detail::csum_add(detail::csum_sub(md->csum, from), to);
   }
   return 1;
 }

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "helper_util.h"
 #include "skbpf/helpers/skb_helpers.h"
 #include "skbpf/skb/meta.h"
 #include "skbpf/skb/skb.h"
@@ -59,12 +60,8 @@ constexpr uint32_t kIpHdrLen = 20, kIpv6HdrLen = 40;
 constexpr uint32_t kProtoIp = 0x0008, kProtoIpv6 = 0xdd86;
 constexpr uint16_t kProtoTeb = 0x5865;  // htons(ETH_P_TEB)
 
-u64 ret(long v) {
-  return static_cast<u64>(static_cast<int64_t>(v));
-}
-rte_mbuf* as_mbuf(u64 ctx) {
-  return reinterpret_cast<rte_mbuf*>(static_cast<uintptr_t>(ctx));
-}
+using detail::as_mbuf;
+using detail::ret;
 
 // skb_cow_head(len): at least `len` bytes of headroom in front of the linear
 // part, sliding it within its segment's buffer when the headroom alone is

@@ -15,143 +15,16 @@
 #include "skbpf/helpers/skb_helpers.h"
 #include "skbpf/skb/meta.h"
 #include "skbpf/skb/skb.h"
+#include "test_packets.h"
 
 namespace skbpf::helpers {
 namespace {
 
-using Bytes = std::vector<uint8_t>;
-int64_t S(uint64_t v) {
-  return static_cast<int64_t>(v);
-}
-template <typename T>
-uint64_t P(T* p) {
-  return reinterpret_cast<uintptr_t>(p);
-}
+using namespace testpkt;  // the shared scaffolding of test_packets.h
 
+// This file\'s own pool.
 rte_mempool* pool() {
-  static rte_mempool* p = [] {
-    skb::ensure_eal();
-    return skb::make_pool("h2csum", 256);
-  }();
-  return p;
-}
-
-struct MbufFree {
-  void operator()(rte_mbuf* m) const { rte_pktmbuf_free(m); }
-};
-using Mbuf = std::unique_ptr<rte_mbuf, MbufFree>;
-
-Mbuf make(const Bytes& f, size_t split = 0) {
-  rte_mbuf* head = rte_pktmbuf_alloc(pool());
-  EXPECT_NE(head, nullptr);
-  const size_t first = split == 0 ? f.size() : split;
-  std::memcpy(rte_pktmbuf_append(head, static_cast<uint16_t>(first)), f.data(), first);
-  if (split != 0) {
-    rte_mbuf* tail = rte_pktmbuf_alloc(pool());
-    std::memcpy(rte_pktmbuf_append(tail, static_cast<uint16_t>(f.size() - split)), f.data() + split,
-                f.size() - split);
-    EXPECT_EQ(rte_pktmbuf_chain(head, tail), 0);
-  }
-  skb::init_packet(head, skb::RxInfo{});
-  return Mbuf(head);
-}
-
-Bytes contents(const rte_mbuf* m) {
-  Bytes out(m->pkt_len);
-  EXPECT_EQ(skb::read_bytes(m, 0, out.data(), m->pkt_len), 0);
-  return out;
-}
-
-// ---- reference checksums (independent of the code under test) -------------
-
-uint32_t sum16(const uint8_t* p, size_t n, uint32_t s = 0) {
-  for (size_t i = 0; i + 1 < n; i += 2) s += static_cast<uint32_t>(p[i] << 8 | p[i + 1]);
-  if (n & 1) s += static_cast<uint32_t>(p[n - 1] << 8);
-  return s;
-}
-uint16_t fold(uint32_t s) {
-  while (s >> 16) s = (s & 0xffff) + (s >> 16);
-  return static_cast<uint16_t>(s);
-}
-bool same_sum(uint32_t a, uint32_t b) {
-  return fold(a) % 0xffff == fold(b) % 0xffff;
-}
-void put16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
-
-constexpr size_t kEth = 14;
-
-// Sum of the IPv4 (or IPv6) pseudo-header and the L4 segment.
-uint32_t l4_sum(const Bytes& f, bool v6) {
-  const uint8_t* ip = f.data() + kEth;
-  const size_t hl = v6 ? 40 : (ip[0] & 0x0f) * 4u;
-  const uint8_t proto = v6 ? ip[6] : ip[9];
-  const size_t l4_len = f.size() - kEth - hl;
-  uint32_t s = v6 ? sum16(ip + 8, 32) : sum16(ip + 12, 8);
-  s += proto + static_cast<uint32_t>(l4_len);
-  return sum16(ip + hl, l4_len, s);
-}
-bool ip4_ok(const Bytes& f) {
-  return fold(sum16(f.data() + kEth, 20)) == 0xffff;
-}
-bool l4_ok(const Bytes& f, bool v6 = false) {
-  return fold(l4_sum(f, v6)) == 0xffff;
-}
-
-// Ethernet + IPv4 + TCP (proto 6) or UDP (17), valid checksums.
-Bytes frame4(uint8_t proto, size_t payload) {
-  const size_t l4h = proto == 6 ? 20 : 8;
-  Bytes f(kEth + 20 + l4h + payload);
-  f[12] = 0x08;
-  uint8_t* ip = f.data() + kEth;
-  ip[0] = 0x45;
-  put16(ip + 2, static_cast<uint16_t>(20 + l4h + payload));
-  ip[8] = 64;
-  ip[9] = proto;
-  const uint8_t a[8] = {10, 1, 2, 3, 172, 16, 0, 9};
-  std::memcpy(ip + 12, a, 8);
-  put16(ip + 10, static_cast<uint16_t>(~fold(sum16(ip, 20))));
-  uint8_t* l4 = ip + 20;
-  put16(l4, 40000);
-  put16(l4 + 2, 443);
-  if (proto == 6) {
-    l4[12] = 0x50;
-    l4[13] = 0x18;
-    put16(l4 + 14, 512);
-  } else {
-    put16(l4 + 4, static_cast<uint16_t>(8 + payload));
-  }
-  for (size_t i = 0; i < payload; ++i) l4[l4h + i] = static_cast<uint8_t>(i * 13 + 5);
-  const size_t csum_at = proto == 6 ? 16 : 6;
-  uint16_t c = static_cast<uint16_t>(~fold(l4_sum(f, false)));
-  if (proto == 17 && c == 0) c = 0xffff;
-  put16(l4 + csum_at, c);
-  return f;
-}
-
-// Ethernet + IPv6 + UDP, valid checksum.
-Bytes frame6(size_t payload) {
-  Bytes f(kEth + 40 + 8 + payload);
-  f[12] = 0x86;
-  f[13] = 0xdd;
-  uint8_t* ip = f.data() + kEth;
-  ip[0] = 0x60;
-  put16(ip + 4, static_cast<uint16_t>(8 + payload));
-  ip[6] = 17;
-  ip[7] = 64;
-  for (int i = 0; i < 16; ++i) {
-    ip[8 + i] = static_cast<uint8_t>(0x20 + i);
-    ip[24 + i] = static_cast<uint8_t>(0x90 - i);
-  }
-  uint8_t* u = ip + 40;
-  put16(u, 5353);
-  put16(u + 2, 53);
-  put16(u + 4, static_cast<uint16_t>(8 + payload));
-  for (size_t i = 0; i < payload; ++i) u[8 + i] = static_cast<uint8_t>(i);
-  put16(u + 6, static_cast<uint16_t>(~fold(l4_sum(f, true))));
-  return f;
+  return test_pool("h2csum");
 }
 
 // Offsets in frame4/frame6.
@@ -183,7 +56,7 @@ void write(rte_mbuf* m, uint32_t off, const void* p, uint32_t n) {
 // with each of the three ways of giving the change.
 TEST(CsumL3Replace, AddressChangeInEachSize) {
   for (int size : {0, 2, 4}) {
-    Mbuf m = make(frame4(6, 30));
+    Mbuf m = make_mbuf(pool(), frame4(6, 30));
     const uint32_t old_addr = raw32(m.get(), kSaddr);
     const uint8_t nb[4] = {192, 0, 2, 77};
     uint32_t new_addr;
@@ -212,7 +85,7 @@ TEST(CsumL3Replace, AddressChangeInEachSize) {
 
 TEST(CsumL3Replace, Errors) {
   const Bytes f = frame4(17, 10);
-  Mbuf m = make(f);
+  Mbuf m = make_mbuf(pool(), f);
   struct Case {
     uint64_t off, from, to, flags;
     int64_t want;
@@ -242,7 +115,7 @@ TEST(CsumL3Replace, Errors) {
 
 TEST(CsumL3Replace, FieldInASecondSegment) {
   const Bytes f = frame4(17, 10);
-  Mbuf m = make(f, 20);  // the IP checksum (24..25) is past the first segment
+  Mbuf m = make_mbuf(pool(), f, 20);  // the IP checksum (24..25) is past the first segment
   const uint32_t old_addr = raw32(m.get(), kSaddr);
   const uint32_t new_addr = old_addr ^ 0x00ff00ffu;
   write(m.get(), kSaddr, &new_addr, 4);
@@ -258,7 +131,7 @@ TEST(CsumL3Replace, FieldInASecondSegment) {
 TEST(CsumL4Replace, PseudoHeaderAddressChange) {
   for (uint8_t proto : {uint8_t{6}, uint8_t{17}}) {
     for (int size : {0, 4}) {
-      Mbuf m = make(frame4(proto, 25));
+      Mbuf m = make_mbuf(pool(), frame4(proto, 25));
       const uint32_t csum_off = proto == 6 ? kTcpCsum : kUdpCsum;
       const uint32_t old_addr = raw32(m.get(), kSaddr);
       const uint32_t new_addr = 0x0a0b0c0d;
@@ -280,7 +153,7 @@ TEST(CsumL4Replace, PseudoHeaderAddressChange) {
 }
 
 TEST(CsumL4Replace, PortChange) {
-  Mbuf m = make(frame4(6, 7));
+  Mbuf m = make_mbuf(pool(), frame4(6, 7));
   const uint16_t old_port = raw16(m.get(), kSport);
   const uint16_t new_port = __builtin_bswap16(8080);
   write(m.get(), kSport, &new_port, 2);
@@ -295,7 +168,7 @@ TEST(CsumL4Replace, PortChange) {
 }
 
 TEST(CsumL4Replace, Ipv6AddressChangeWithIpv6Flag) {
-  Mbuf m = make(frame6(21));
+  Mbuf m = make_mbuf(pool(), frame6(21));
   uint8_t old_addr[16], new_addr[16];
   ASSERT_EQ(skb::read_bytes(m.get(), kSaddr6, old_addr, 16), 0);
   for (int i = 0; i < 16; ++i) new_addr[i] = static_cast<uint8_t>(old_addr[i] * 3 + 1);
@@ -310,13 +183,13 @@ TEST(CsumL4Replace, MarkMangledZero) {
   Bytes f = frame4(17, 4);
   f[kUdpCsum] = f[kUdpCsum + 1] = 0;
   {
-    Mbuf m = make(f);
+    Mbuf m = make_mbuf(pool(), f);
     ASSERT_EQ(l4_csum_replace(P(m.get()), kUdpCsum, 1, 2, BPF_F_MARK_MANGLED_0 | 2), 0u);
     EXPECT_EQ(raw16(m.get(), kUdpCsum), 0);
   }
   // ... unless BPF_F_MARK_ENFORCE is given too.
   {
-    Mbuf m = make(f);
+    Mbuf m = make_mbuf(pool(), f);
     ASSERT_EQ(
         l4_csum_replace(P(m.get()), kUdpCsum, 1, 2, BPF_F_MARK_MANGLED_0 | BPF_F_MARK_ENFORCE | 2),
         0u);
@@ -326,9 +199,9 @@ TEST(CsumL4Replace, MarkMangledZero) {
   // ~(~s + s) is 0 for a field s, from 0 and to s.
   f[kUdpCsum] = 0x12;
   f[kUdpCsum + 1] = 0x34;
-  const uint16_t s = raw16(make(f).get(), kUdpCsum);
+  const uint16_t s = raw16(make_mbuf(pool(), f).get(), kUdpCsum);
   for (uint64_t extra : {uint64_t{0}, uint64_t{BPF_F_MARK_MANGLED_0}}) {
-    Mbuf m = make(f);
+    Mbuf m = make_mbuf(pool(), f);
     ASSERT_EQ(l4_csum_replace(P(m.get()), kUdpCsum, 0, s, extra | 2), 0u);
     EXPECT_EQ(raw16(m.get(), kUdpCsum), extra != 0 ? 0xffff : 0) << extra;
   }
@@ -336,7 +209,7 @@ TEST(CsumL4Replace, MarkMangledZero) {
 
 TEST(CsumL4Replace, Errors) {
   const Bytes f = frame4(6, 10);
-  Mbuf m = make(f);
+  Mbuf m = make_mbuf(pool(), f);
   struct Case {
     uint64_t off, from, to, flags;
     int64_t want;
@@ -370,7 +243,7 @@ TEST(CsumL4Replace, Errors) {
 TEST(CsumL4Replace, ChecksumCompleteFollowsTheBytes) {
   for (bool use_diff : {false, true}) {
     const Bytes f = frame4(17, 33);
-    Mbuf m = make(f);
+    Mbuf m = make_mbuf(pool(), f);
     skb::SkbMeta* md = skb::meta(m.get());
     md->ip_summed = skb::kChecksumComplete;
     md->csum = csum_partial(f.data(), f.size(), 0);
@@ -394,7 +267,7 @@ TEST(CsumL4Replace, ChecksumCompleteFollowsTheBytes) {
 // cancel in it, so the untouched skb->csum still matches the bytes.
 TEST(CsumL4Replace, ChecksumCompleteIpv6) {
   const Bytes f = frame6(12);
-  Mbuf m = make(f);
+  Mbuf m = make_mbuf(pool(), f);
   skb::SkbMeta* md = skb::meta(m.get());
   md->ip_summed = skb::kChecksumComplete;
   md->csum = csum_partial(f.data(), f.size(), 0);
@@ -420,7 +293,7 @@ TEST(CsumL4Replace, ChecksumPartial) {
   // The partial sum of the pseudo-header, as a driver would leave it.
   const uint32_t ph = sum16(f.data() + kSaddr, 8) + 6 + 20;
   put16(f.data() + kTcpCsum, fold(ph));
-  Mbuf m = make(f);
+  Mbuf m = make_mbuf(pool(), f);
   skb::meta(m.get())->ip_summed = skb::kChecksumPartial;
   const uint16_t old_port = raw16(m.get(), kSport);
   ASSERT_EQ(l4_csum_replace(P(m.get()), kTcpCsum, old_port, 0x1111, 2), 0u);
@@ -437,7 +310,7 @@ TEST(CsumL4Replace, ChecksumPartial) {
 // ---- csum_update -------------------------------------------------------------
 
 TEST(CsumUpdate, OnlyWithChecksumComplete) {
-  Mbuf m = make(frame4(17, 4));
+  Mbuf m = make_mbuf(pool(), frame4(17, 4));
   skb::SkbMeta* md = skb::meta(m.get());
   for (uint8_t s : {skb::kChecksumNone, skb::kChecksumUnnecessary, skb::kChecksumPartial}) {
     md->ip_summed = s;
@@ -487,7 +360,7 @@ TEST(CsumLevel, Table) {
       {U, 1, 4, -EINVAL, U, 1},
       {U, 1, uint64_t{1} << 32, -EINVAL, U, 1},  // a u64 argument: not truncated
   };
-  Mbuf m = make(frame4(17, 4));
+  Mbuf m = make_mbuf(pool(), frame4(17, 4));
   skb::SkbMeta* md = skb::meta(m.get());
   for (const Case& c : cases) {
     md->ip_summed = c.summed;

@@ -15,118 +15,23 @@
 #include "skbpf/helpers/skb_helpers.h"
 #include "skbpf/skb/meta.h"
 #include "skbpf/skb/skb.h"
+#include "test_packets.h"
 
 namespace skbpf::helpers {
 namespace {
 
-using Bytes = std::vector<uint8_t>;
-int64_t S(uint64_t v) {
-  return static_cast<int64_t>(v);
-}
-template <typename T>
-uint64_t P(T* p) {
-  return reinterpret_cast<uintptr_t>(p);
-}
+using namespace testpkt;  // the shared scaffolding of test_packets.h
 
+// This file\'s own pool.
 rte_mempool* pool() {
-  static rte_mempool* p = [] {
-    skb::ensure_eal();
-    return skb::make_pool("h2data", 256);
-  }();
-  return p;
-}
-
-struct MbufFree {
-  void operator()(rte_mbuf* m) const { rte_pktmbuf_free(m); }
-};
-using Mbuf = std::unique_ptr<rte_mbuf, MbufFree>;
-
-// Ones'-complement sum of big-endian 16-bit words, written independently
-// of the code under test.
-uint32_t sum16(const uint8_t* p, size_t n, uint32_t s = 0) {
-  for (size_t i = 0; i + 1 < n; i += 2) s += static_cast<uint32_t>(p[i] << 8 | p[i + 1]);
-  if (n & 1) s += static_cast<uint32_t>(p[n - 1] << 8);
-  return s;
-}
-uint16_t fold(uint32_t s) {
-  while (s >> 16) s = (s & 0xffff) + (s >> 16);
-  return static_cast<uint16_t>(s);
-}
-// Two 32-bit partial sums are the same ones'-complement value (+0 == -0).
-bool same_sum(uint32_t a, uint32_t b) {
-  return fold(a) % 0xffff == fold(b) % 0xffff;
-}
-
-// Ethernet + IPv4 + UDP with `payload` bytes, valid checksums.
-Bytes udp4_frame(size_t payload) {
-  Bytes f(14 + 20 + 8 + payload);
-  const uint8_t mac[12] = {2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2};
-  std::memcpy(f.data(), mac, 12);
-  f[12] = 0x08;
-  f[13] = 0x00;
-  uint8_t* ip = f.data() + 14;
-  const size_t ip_len = 20 + 8 + payload;
-  ip[0] = 0x45;
-  ip[2] = static_cast<uint8_t>(ip_len >> 8);
-  ip[3] = static_cast<uint8_t>(ip_len);
-  ip[8] = 64;
-  ip[9] = 17;
-  const uint8_t addrs[8] = {10, 0, 0, 1, 10, 0, 0, 2};
-  std::memcpy(ip + 12, addrs, 8);
-  const uint16_t ipc = static_cast<uint16_t>(~fold(sum16(ip, 20)));
-  ip[10] = static_cast<uint8_t>(ipc >> 8);
-  ip[11] = static_cast<uint8_t>(ipc);
-  uint8_t* udp = ip + 20;
-  udp[0] = 0x30;
-  udp[1] = 0x39;
-  udp[2] = 0x00;
-  udp[3] = 0x35;
-  udp[4] = static_cast<uint8_t>((8 + payload) >> 8);
-  udp[5] = static_cast<uint8_t>(8 + payload);
-  for (size_t i = 0; i < payload; ++i) udp[8 + i] = static_cast<uint8_t>(i * 7 + 3);
-  uint32_t ps = sum16(ip + 12, 8) + 17 + static_cast<uint32_t>(8 + payload);
-  uint16_t uc = static_cast<uint16_t>(~fold(sum16(udp, 8 + payload, ps)));
-  if (uc == 0) uc = 0xffff;
-  udp[6] = static_cast<uint8_t>(uc >> 8);
-  udp[7] = static_cast<uint8_t>(uc);
-  return f;
-}
-
-// The frame in one mbuf, or in two chained ones split at `split`.
-Mbuf make(const Bytes& f, size_t split = 0) {
-  rte_mbuf* head = rte_pktmbuf_alloc(pool());
-  EXPECT_NE(head, nullptr);
-  const size_t first = split == 0 ? f.size() : split;
-  std::memcpy(rte_pktmbuf_append(head, static_cast<uint16_t>(first)), f.data(), first);
-  if (split != 0) {
-    rte_mbuf* tail = rte_pktmbuf_alloc(pool());
-    EXPECT_NE(tail, nullptr);
-    std::memcpy(rte_pktmbuf_append(tail, static_cast<uint16_t>(f.size() - split)), f.data() + split,
-                f.size() - split);
-    EXPECT_EQ(rte_pktmbuf_chain(head, tail), 0);
-  }
-  skb::init_packet(head, skb::RxInfo{});
-  return Mbuf(head);
-}
-
-Bytes contents(const rte_mbuf* m) {
-  Bytes out(m->pkt_len);
-  EXPECT_EQ(skb::read_bytes(m, 0, out.data(), m->pkt_len), 0);
-  return out;
-}
-
-// data/data_end describe the first segment.
-void expect_pointers(rte_mbuf* m) {
-  const skb::SkbMeta* md = skb::meta(m);
-  EXPECT_EQ(md->data, reinterpret_cast<uintptr_t>(rte_pktmbuf_mtod(m, uint8_t*)));
-  EXPECT_EQ(md->data_end, md->data + m->data_len);
+  return test_pool("h2data");
 }
 
 // A first segment with no tailroom left: its frame bytes fill the buffer.
 Mbuf make_full_head(const Bytes& tail_bytes, Bytes* whole) {
   rte_mbuf* head = rte_pktmbuf_alloc(pool());
   const uint16_t room = static_cast<uint16_t>(rte_pktmbuf_tailroom(head));
-  Bytes f = udp4_frame(room - 42u);
+  Bytes f = frame4(17, room - 42u);
   std::memcpy(rte_pktmbuf_append(head, room), f.data(), room);
   rte_mbuf* tail = rte_pktmbuf_alloc(pool());
   std::memcpy(rte_pktmbuf_append(tail, static_cast<uint16_t>(tail_bytes.size())), tail_bytes.data(),
@@ -141,9 +46,9 @@ Mbuf make_full_head(const Bytes& tail_bytes, Bytes* whole) {
 // ---- load_bytes ------------------------------------------------------------
 
 TEST(SkbLoadBytes, ReadsLinearAndAcrossSegments) {
-  const Bytes f = udp4_frame(100);
+  const Bytes f = frame4(17, 100);
   for (size_t split : {size_t{0}, size_t{30}, size_t{61}}) {
-    Mbuf m = make(f, split);
+    Mbuf m = make_mbuf(pool(), f, split);
     for (uint32_t off : {0u, 14u, 25u, 55u, static_cast<uint32_t>(f.size()) - 16}) {
       uint8_t buf[16];
       ASSERT_EQ(S(skb_load_bytes(P(m.get()), off, P(buf), sizeof(buf), 0)), 0)
@@ -156,8 +61,8 @@ TEST(SkbLoadBytes, ReadsLinearAndAcrossSegments) {
 }
 
 TEST(SkbLoadBytes, OutOfRangeIsEfaultAndZeroesTheBuffer) {
-  const Bytes f = udp4_frame(20);
-  Mbuf m = make(f, 30);
+  const Bytes f = frame4(17, 20);
+  Mbuf m = make_mbuf(pool(), f, 30);
   struct Case {
     uint64_t off;
     uint32_t len;
@@ -186,8 +91,8 @@ TEST(SkbLoadBytes, OutOfRangeIsEfaultAndZeroesTheBuffer) {
 // ---- load_bytes_relative ---------------------------------------------------
 
 TEST(SkbLoadBytesRelative, FromMacAndNetworkHeader) {
-  const Bytes f = udp4_frame(40);
-  Mbuf m = make(f);
+  const Bytes f = frame4(17, 40);
+  Mbuf m = make_mbuf(pool(), f);
   uint8_t buf[20];
   ASSERT_EQ(skb_load_bytes_relative(P(m.get()), 0, P(buf), 14, BPF_HDR_START_MAC), 0u);
   EXPECT_EQ(std::memcmp(buf, f.data(), 14), 0);
@@ -202,8 +107,8 @@ TEST(SkbLoadBytesRelative, FromMacAndNetworkHeader) {
 }
 
 TEST(SkbLoadBytesRelative, ErrorsAreEfaultAndZeroTheBuffer) {
-  const Bytes f = udp4_frame(40);
-  Mbuf m = make(f, 50);  // linear part: 50 bytes
+  const Bytes f = frame4(17, 40);
+  Mbuf m = make_mbuf(pool(), f, 50);  // linear part: 50 bytes
   struct Case {
     uint64_t off;
     uint32_t len;
@@ -234,8 +139,8 @@ TEST(SkbLoadBytesRelative, ErrorsAreEfaultAndZeroTheBuffer) {
 TEST(SkbLoadBytesRelative, MacHeaderFollowsMacLen) {
   // After e.g. a pushed outer header the network header moves on; the MAC
   // header is mac_len bytes before it.
-  const Bytes f = udp4_frame(40);
-  Mbuf m = make(f);
+  const Bytes f = frame4(17, 40);
+  Mbuf m = make_mbuf(pool(), f);
   skb::SkbMeta* md = skb::meta(m.get());
   md->network_offset = 18;
   md->mac_len = 14;
@@ -249,8 +154,8 @@ TEST(SkbLoadBytesRelative, MacHeaderFollowsMacLen) {
 // ---- store_bytes -----------------------------------------------------------
 
 TEST(SkbStoreBytes, WritesAndKeepsTheRest) {
-  const Bytes f = udp4_frame(60);
-  Mbuf m = make(f);
+  const Bytes f = frame4(17, 60);
+  Mbuf m = make_mbuf(pool(), f);
   const uint8_t nw[4] = {192, 168, 1, 1};
   ASSERT_EQ(skb_store_bytes(P(m.get()), 26, P(nw), 4, 0), 0u);
   Bytes want = f;
@@ -260,8 +165,8 @@ TEST(SkbStoreBytes, WritesAndKeepsTheRest) {
 }
 
 TEST(SkbStoreBytes, FlagAndOffsetErrors) {
-  const Bytes f = udp4_frame(20);
-  Mbuf m = make(f);
+  const Bytes f = frame4(17, 20);
+  Mbuf m = make_mbuf(pool(), f);
   const uint8_t b[4] = {1, 2, 3, 4};
   for (uint64_t bad : {uint64_t{1} << 2, uint64_t{1} << 3, uint64_t{1} << 31, uint64_t{1} << 32,
                        uint64_t{1} << 63, BPF_F_RECOMPUTE_CSUM | (uint64_t{1} << 5)}) {
@@ -277,8 +182,8 @@ TEST(SkbStoreBytes, FlagAndOffsetErrors) {
 }
 
 TEST(SkbStoreBytes, InvalidateHashClearsIt) {
-  const Bytes f = udp4_frame(20);
-  Mbuf m = make(f);
+  const Bytes f = frame4(17, 20);
+  Mbuf m = make_mbuf(pool(), f);
   skb::SkbMeta* md = skb::meta(m.get());
   const uint8_t b = 9;
   md->hash = 0x1234;
@@ -296,10 +201,10 @@ TEST(SkbStoreBytes, InvalidateHashClearsIt) {
 // store with BPF_F_RECOMPUTE_CSUM it still matches the bytes, whatever the
 // offset's parity and whether the bytes span segments.
 TEST(SkbStoreBytes, RecomputeCsumKeepsChecksumCompleteRight) {
-  const Bytes f = udp4_frame(90);
+  const Bytes f = frame4(17, 90);
   for (size_t split : {size_t{0}, size_t{45}}) {
     for (uint32_t off : {26u, 27u, 43u, 44u, 51u}) {
-      Mbuf m = make(f, split);
+      Mbuf m = make_mbuf(pool(), f, split);
       skb::SkbMeta* md = skb::meta(m.get());
       md->ip_summed = skb::kChecksumComplete;
       md->csum = csum_partial(f.data(), f.size(), 0);
@@ -315,7 +220,7 @@ TEST(SkbStoreBytes, RecomputeCsumKeepsChecksumCompleteRight) {
     }
   }
   // Other ip_summed states: skb->csum is not touched.
-  Mbuf m = make(f);
+  Mbuf m = make_mbuf(pool(), f);
   skb::SkbMeta* md = skb::meta(m.get());
   md->ip_summed = skb::kChecksumUnnecessary;
   md->csum = 0x5555;
@@ -325,8 +230,8 @@ TEST(SkbStoreBytes, RecomputeCsumKeepsChecksumCompleteRight) {
 }
 
 TEST(SkbStoreBytes, IntoALaterSegmentPullsTheBytesLinear) {
-  const Bytes f = udp4_frame(100);
-  Mbuf m = make(f, 40);
+  const Bytes f = frame4(17, 100);
+  Mbuf m = make_mbuf(pool(), f, 40);
   const uint8_t b[6] = {1, 2, 3, 4, 5, 6};
   // Spanning the boundary, then wholly in the second segment.
   ASSERT_EQ(skb_store_bytes(P(m.get()), 37, P(b), sizeof(b), 0), 0u);
@@ -359,8 +264,8 @@ TEST(SkbStoreBytes, WithoutTailroomWritesAcrossSegments) {
 // ---- pull_data ---------------------------------------------------------------
 
 TEST(SkbPullData, MakesBytesLinear) {
-  const Bytes f = udp4_frame(100);
-  Mbuf m = make(f, 20);
+  const Bytes f = frame4(17, 100);
+  Mbuf m = make_mbuf(pool(), f, 20);
   ASSERT_EQ(skb_pull_data(P(m.get()), 42, 0, 0, 0), 0u);
   EXPECT_GE(m->data_len, 42u);
   expect_pointers(m.get());
@@ -374,8 +279,8 @@ TEST(SkbPullData, MakesBytesLinear) {
 }
 
 TEST(SkbPullData, ZeroMeansTheLinearPartAndChangesNothing) {
-  const Bytes f = udp4_frame(100);
-  Mbuf m = make(f, 20);
+  const Bytes f = frame4(17, 100);
+  Mbuf m = make_mbuf(pool(), f, 20);
   // len 0 is skb_headlen: already linear.
   ASSERT_EQ(skb_pull_data(P(m.get()), 0, 0, 0, 0), 0u);
   EXPECT_EQ(m->data_len, 20u);
@@ -387,8 +292,8 @@ TEST(SkbPullData, ZeroMeansTheLinearPartAndChangesNothing) {
 }
 
 TEST(SkbPullData, Errors) {
-  const Bytes f = udp4_frame(100);
-  Mbuf m = make(f, 20);
+  const Bytes f = frame4(17, 100);
+  Mbuf m = make_mbuf(pool(), f, 20);
   EXPECT_EQ(S(skb_pull_data(P(m.get()), f.size() + 1, 0, 0, 0)), -ENOMEM);
   EXPECT_EQ(m->data_len, 20u);
   expect_pointers(m.get());

@@ -16,21 +16,19 @@
 #include "skbpf/maps/map.h"
 #include "skbpf/maps/perf_event.h"
 #include "skbpf/skb/skb.h"
+#include "test_packets.h"
 
 namespace skbpf::helpers {
 namespace {
 
-using Bytes = std::vector<uint8_t>;
+using namespace testpkt;  // the shared scaffolding of test_packets.h
 
 constexpr uint32_t kProtoIp = 0x0008;
 constexpr uint32_t kProto8021Q = 0x0081, kProto8021AD = 0xa888;
 
+// This file\'s own pool.
 rte_mempool* pool() {
-  static rte_mempool* p = [] {
-    skb::ensure_eal();
-    return skb::make_pool("h3pool_fwd", 256, 2048 + RTE_PKTMBUF_HEADROOM, 0);
-  }();
-  return p;
+  return test_pool("h3pool_fwd", 2048 + RTE_PKTMBUF_HEADROOM);
 }
 
 // Ethernet (with the given tags, outermost first) + IPv4 + UDP + payload.
@@ -46,36 +44,10 @@ Bytes frame(const std::vector<std::pair<uint16_t, uint16_t>>& tags, uint16_t typ
   return f;
 }
 
-struct Packet {
-  rte_mbuf* m = nullptr;
-  explicit Packet(const Bytes& bytes) {
-    m = rte_pktmbuf_alloc(pool());
-    EXPECT_NE(m, nullptr);
-    std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(bytes.size())), bytes.data(),
-                bytes.size());
-    skb::init_packet(m, skb::RxInfo{});
-  }
-  ~Packet() { rte_pktmbuf_free(m); }
-  u64 ctx() const { return reinterpret_cast<uintptr_t>(m); }
-  skb::SkbMeta* md() const { return skb::meta(m); }
-  Bytes bytes() const {
-    Bytes out(m->pkt_len);
-    EXPECT_EQ(skb::read_bytes(m, 0, out.data(), m->pkt_len), 0);
-    return out;
-  }
-  void expect_pointers() const {
-    EXPECT_EQ(md()->data, reinterpret_cast<uintptr_t>(rte_pktmbuf_mtod(m, uint8_t*)));
-    EXPECT_EQ(md()->data_end - md()->data, m->data_len);
-  }
+// A Packet from this file's pool.
+struct Packet : testpkt::Packet {
+  explicit Packet(const Bytes& bytes) : testpkt::Packet(pool(), bytes) {}
 };
-
-int64_t r(u64 v) {
-  return static_cast<int64_t>(v);
-}
-template <typename T>
-u64 ptr(T* p) {
-  return reinterpret_cast<uintptr_t>(p);
-}
 
 // ---- redirect ---------------------------------------------------------------------
 
@@ -124,12 +96,12 @@ TEST(CloneRedirect, SendsACopyNowThroughTheSink) {
   p.md()->mark = 0x55;
   skb::set_clone_sink(skb::CloneSink{});
   // No sink: no such device (kernel: an unknown ifindex is -EINVAL).
-  EXPECT_EQ(r(clone_redirect(p.ctx(), 4, 0, 0, 0)), -EINVAL);
+  EXPECT_EQ(S(clone_redirect(p.ctx(), 4, 0, 0, 0)), -EINVAL);
   Captured cap;
   skb::set_clone_sink(skb::CloneSink{capture, &cap});
-  EXPECT_EQ(r(clone_redirect(p.ctx(), 4, 2, 0, 0)), -EINVAL);  // kernel: bad flags
-  EXPECT_EQ(r(clone_redirect(p.ctx(), 4, 0, 0, 0)), 0);
-  EXPECT_EQ(r(clone_redirect(p.ctx(), 5, BPF_F_INGRESS, 0, 0)), 0);
+  EXPECT_EQ(S(clone_redirect(p.ctx(), 4, 2, 0, 0)), -EINVAL);  // kernel: bad flags
+  EXPECT_EQ(S(clone_redirect(p.ctx(), 4, 0, 0, 0)), 0);
+  EXPECT_EQ(S(clone_redirect(p.ctx(), 5, BPF_F_INGRESS, 0, 0)), 0);
   ASSERT_EQ(cap.copies.size(), 2u);
   EXPECT_EQ(cap.copies[0], f);
   EXPECT_EQ(cap.ifindexes, (std::vector<uint32_t>{4, 5}));
@@ -139,7 +111,7 @@ TEST(CloneRedirect, SendsACopyNowThroughTheSink) {
   // A refusing sink: its error comes back and the copy is not leaked.
   const unsigned avail = rte_mempool_avail_count(pool());
   cap.answer = -ENOBUFS;
-  EXPECT_EQ(r(clone_redirect(p.ctx(), 4, 0, 0, 0)), -ENOBUFS);
+  EXPECT_EQ(S(clone_redirect(p.ctx(), 4, 0, 0, 0)), -ENOBUFS);
   EXPECT_EQ(rte_mempool_avail_count(pool()), avail);
   skb::set_clone_sink(skb::CloneSink{});
 }
@@ -149,7 +121,7 @@ TEST(CloneRedirect, SendsACopyNowThroughTheSink) {
 TEST(SkbVlanPush, OffloadsTheTagAndLeavesTheBytes) {
   const Bytes f = frame({});
   Packet p(f);
-  ASSERT_EQ(r(skb_vlan_push(p.ctx(), kProto8021Q, 100, 0, 0)), 0);
+  ASSERT_EQ(S(skb_vlan_push(p.ctx(), kProto8021Q, 100, 0, 0)), 0);
   EXPECT_EQ(p.bytes(), f);
   EXPECT_EQ(p.md()->vlan_present, 1u);
   EXPECT_EQ(p.md()->vlan_tci, 100u);
@@ -157,7 +129,7 @@ TEST(SkbVlanPush, OffloadsTheTagAndLeavesTheBytes) {
   EXPECT_EQ(p.md()->protocol, kProtoIp);
   // kernel: any other protocol is taken as 802.1Q (0x1234 -> 0x8100, 0).
   Packet q(f);
-  ASSERT_EQ(r(skb_vlan_push(q.ctx(), 0x3412, 7, 0, 0)), 0);
+  ASSERT_EQ(S(skb_vlan_push(q.ctx(), 0x3412, 7, 0, 0)), 0);
   EXPECT_EQ(q.md()->vlan_proto, kProto8021Q);
   EXPECT_EQ(q.md()->vlan_tci, 7u);
 }
@@ -166,8 +138,8 @@ TEST(SkbVlanPush, AnOffloadedTagMovesIntoTheData) {
   const Bytes f = frame({});
   Packet p(f);
   p.md()->transport_offset = 34;
-  ASSERT_EQ(r(skb_vlan_push(p.ctx(), kProto8021Q, 100, 0, 0)), 0);
-  ASSERT_EQ(r(skb_vlan_push(p.ctx(), kProto8021AD, 200, 0, 0)), 0);
+  ASSERT_EQ(S(skb_vlan_push(p.ctx(), kProto8021Q, 100, 0, 0)), 0);
+  ASSERT_EQ(S(skb_vlan_push(p.ctx(), kProto8021AD, 200, 0, 0)), 0);
   // kernel: 8100/100 is in the data, 88a8/200 offloaded, protocol 8100,
   // the network header still 14 bytes from data.
   EXPECT_EQ(p.bytes(), frame({{0x8100, 100}}));
@@ -180,7 +152,7 @@ TEST(SkbVlanPush, AnOffloadedTagMovesIntoTheData) {
   EXPECT_EQ(p.md()->transport_offset, 38);  // stayed with its bytes
   p.expect_pointers();
   // kernel: a third push puts 88a8/200 outermost.
-  ASSERT_EQ(r(skb_vlan_push(p.ctx(), kProto8021Q, 300, 0, 0)), 0);
+  ASSERT_EQ(S(skb_vlan_push(p.ctx(), kProto8021Q, 300, 0, 0)), 0);
   EXPECT_EQ(p.bytes(), frame({{0x88a8, 200}, {0x8100, 100}}));
   EXPECT_EQ(p.md()->protocol, kProto8021AD);
   EXPECT_EQ(p.md()->vlan_tci, 300u);
@@ -191,8 +163,8 @@ TEST(SkbVlanPop, OffloadedInBandAndQinQ) {
     // An offloaded tag is dropped; the bytes stay.
     const Bytes f = frame({});
     Packet p(f);
-    ASSERT_EQ(r(skb_vlan_push(p.ctx(), kProto8021Q, 100, 0, 0)), 0);
-    ASSERT_EQ(r(skb_vlan_pop(p.ctx(), 0, 0, 0, 0)), 0);
+    ASSERT_EQ(S(skb_vlan_push(p.ctx(), kProto8021Q, 100, 0, 0)), 0);
+    ASSERT_EQ(S(skb_vlan_pop(p.ctx(), 0, 0, 0, 0)), 0);
     EXPECT_EQ(p.md()->vlan_present, 0u);
     EXPECT_EQ(p.md()->vlan_tci, 0u);
     EXPECT_EQ(p.bytes(), f);
@@ -200,7 +172,7 @@ TEST(SkbVlanPop, OffloadedInBandAndQinQ) {
   {
     Packet p(frame({{0x8100, 100}}));
     EXPECT_EQ(p.md()->protocol, kProto8021Q);  // init_packet leaves the tag in-band
-    ASSERT_EQ(r(skb_vlan_pop(p.ctx(), 0, 0, 0, 0)), 0);
+    ASSERT_EQ(S(skb_vlan_pop(p.ctx(), 0, 0, 0, 0)), 0);
     EXPECT_EQ(p.bytes(), frame({}));
     EXPECT_EQ(p.md()->protocol, kProtoIp);
     EXPECT_EQ(p.md()->vlan_present, 0u);
@@ -212,8 +184,8 @@ TEST(SkbVlanPop, OffloadedInBandAndQinQ) {
     // skb->protocol names moves into the offload metadata (54 -> 46 bytes,
     // vlan_tci 5 in its run).
     Packet p(frame({{0x8100, 5}}));
-    ASSERT_EQ(r(skb_vlan_push(p.ctx(), kProto8021Q, 100, 0, 0)), 0);
-    ASSERT_EQ(r(skb_vlan_pop(p.ctx(), 0, 0, 0, 0)), 0);
+    ASSERT_EQ(S(skb_vlan_push(p.ctx(), kProto8021Q, 100, 0, 0)), 0);
+    ASSERT_EQ(S(skb_vlan_pop(p.ctx(), 0, 0, 0, 0)), 0);
     EXPECT_EQ(p.bytes(), frame({}));
     EXPECT_EQ(p.md()->vlan_present, 1u);
     EXPECT_EQ(p.md()->vlan_tci, 5u);
@@ -224,16 +196,16 @@ TEST(SkbVlanPop, OffloadedInBandAndQinQ) {
     // keeps the inner one offloaded; a second pop drops that, a third does
     // nothing.
     Packet p(frame({{0x88a8, 200}, {0x8100, 100}}));
-    ASSERT_EQ(r(skb_vlan_pop(p.ctx(), 0, 0, 0, 0)), 0);
+    ASSERT_EQ(S(skb_vlan_pop(p.ctx(), 0, 0, 0, 0)), 0);
     EXPECT_EQ(p.bytes(), frame({}));
     EXPECT_EQ(p.md()->vlan_present, 1u);
     EXPECT_EQ(p.md()->vlan_tci, 100u);
     EXPECT_EQ(p.md()->vlan_proto, kProto8021Q);
     EXPECT_EQ(p.md()->protocol, kProtoIp);
     EXPECT_EQ(p.md()->network_offset, 14);
-    ASSERT_EQ(r(skb_vlan_pop(p.ctx(), 0, 0, 0, 0)), 0);
+    ASSERT_EQ(S(skb_vlan_pop(p.ctx(), 0, 0, 0, 0)), 0);
     EXPECT_EQ(p.md()->vlan_present, 0u);
-    ASSERT_EQ(r(skb_vlan_pop(p.ctx(), 0, 0, 0, 0)), 0);
+    ASSERT_EQ(S(skb_vlan_pop(p.ctx(), 0, 0, 0, 0)), 0);
     EXPECT_EQ(p.bytes(), frame({}));
   }
 }
@@ -242,7 +214,7 @@ TEST(SkbVlanPop, EncapsulatedLengthFieldsAndShortFrames) {
   {
     // An 802.3 length after the tag: the LLC pseudo-protocol.
     Packet p(frame({{0x8100, 5}}, 0x0030));
-    ASSERT_EQ(r(skb_vlan_pop(p.ctx(), 0, 0, 0, 0)), 0);
+    ASSERT_EQ(S(skb_vlan_pop(p.ctx(), 0, 0, 0, 0)), 0);
     EXPECT_EQ(p.md()->protocol, 0x0400u);  // htons(ETH_P_802_2)
   }
   {
@@ -250,20 +222,20 @@ TEST(SkbVlanPop, EncapsulatedLengthFieldsAndShortFrames) {
     Bytes f = frame({{0x8100, 5}}, 0x0030);
     f[18] = f[19] = 0xff;
     Packet p(f);
-    ASSERT_EQ(r(skb_vlan_pop(p.ctx(), 0, 0, 0, 0)), 0);
+    ASSERT_EQ(S(skb_vlan_pop(p.ctx(), 0, 0, 0, 0)), 0);
     EXPECT_EQ(p.md()->protocol, 0x0100u);  // htons(ETH_P_802_3)
   }
   {
     // Shorter than a tagged Ethernet header: skb_ensure_writable fails.
     Packet p(frame({{0x8100, 5}}, 0x0800, 0));
     p.m->data_len = p.m->pkt_len = 16;
-    EXPECT_EQ(r(skb_vlan_pop(p.ctx(), 0, 0, 0, 0)), -ENOMEM);
+    EXPECT_EQ(S(skb_vlan_pop(p.ctx(), 0, 0, 0, 0)), -ENOMEM);
   }
   {
     // No tag at all.
     const Bytes f = frame({});
     Packet p(f);
-    EXPECT_EQ(r(skb_vlan_pop(p.ctx(), 0, 0, 0, 0)), 0);
+    EXPECT_EQ(S(skb_vlan_pop(p.ctx(), 0, 0, 0, 0)), 0);
     EXPECT_EQ(p.bytes(), f);
   }
 }
@@ -276,13 +248,13 @@ TEST(SkbTunnelKey, Ipv4RoundTripFlagsAndOptionsAsTheKernel) {
   std::memset(&k, 0xaa, sizeof(k));
   // kernel: no key is -EINVAL for the key (buffer cleared), -ENOENT for the
   // options, -EINVAL for setting options.
-  EXPECT_EQ(r(skb_get_tunnel_key(p.ctx(), ptr(&k), sizeof(k), 0, 0)), -EINVAL);
+  EXPECT_EQ(S(skb_get_tunnel_key(p.ctx(), P(&k), sizeof(k), 0, 0)), -EINVAL);
   EXPECT_EQ(Bytes(reinterpret_cast<uint8_t*>(&k), reinterpret_cast<uint8_t*>(&k) + sizeof(k)),
             Bytes(sizeof(k), 0));
   uint8_t opt[16] = {1, 2, 3, 4, 5, 6, 7, 8};
-  EXPECT_EQ(r(skb_get_tunnel_opt(p.ctx(), ptr(opt), 8, 0, 0)), -ENOENT);
+  EXPECT_EQ(S(skb_get_tunnel_opt(p.ctx(), P(opt), 8, 0, 0)), -ENOENT);
   uint8_t opt_in[8] = {1, 2, 3, 4, 5, 6, 7, 8};
-  EXPECT_EQ(r(skb_set_tunnel_opt(p.ctx(), ptr(opt_in), 8, 0, 0)), -EINVAL);
+  EXPECT_EQ(S(skb_set_tunnel_opt(p.ctx(), P(opt_in), 8, 0, 0)), -EINVAL);
 
   k = bpf_tunnel_key{};
   k.tunnel_id = 0x11223344;
@@ -290,7 +262,7 @@ TEST(SkbTunnelKey, Ipv4RoundTripFlagsAndOptionsAsTheKernel) {
   k.local_ipv4 = 0x0a000002;
   k.tunnel_tos = 5;
   k.tunnel_ttl = 64;
-  ASSERT_EQ(r(skb_set_tunnel_key(p.ctx(), ptr(&k), sizeof(k), 0, 0)), 0);
+  ASSERT_EQ(S(skb_set_tunnel_key(p.ctx(), P(&k), sizeof(k), 0, 0)), 0);
   const skb::TunnelInfo& t = p.md()->tunnel;
   EXPECT_TRUE(t.valid);
   EXPECT_EQ(t.dst4, __builtin_bswap32(0x0a000001));  // the remote end is the destination
@@ -298,7 +270,7 @@ TEST(SkbTunnelKey, Ipv4RoundTripFlagsAndOptionsAsTheKernel) {
   EXPECT_EQ(t.tun_id, __builtin_bswap64(0x11223344ULL));
 
   bpf_tunnel_key g{};
-  ASSERT_EQ(r(skb_get_tunnel_key(p.ctx(), ptr(&g), sizeof(g), 16 /* TUNINFO_FLAGS */, 0)), 0);
+  ASSERT_EQ(S(skb_get_tunnel_key(p.ctx(), P(&g), sizeof(g), 16 /* TUNINFO_FLAGS */, 0)), 0);
   // kernel: flags NOCACHE|KEY|CSUM; get reads the source as the remote end,
   // so the addresses come back swapped.
   EXPECT_EQ(__builtin_bswap16(g.tunnel_flags), 0x2005);
@@ -308,36 +280,36 @@ TEST(SkbTunnelKey, Ipv4RoundTripFlagsAndOptionsAsTheKernel) {
   EXPECT_EQ(g.tunnel_tos, 5);
   EXPECT_EQ(g.tunnel_ttl, 64);
   // Without BPF_F_TUNINFO_FLAGS the field (tunnel_ext) is 0.
-  ASSERT_EQ(r(skb_get_tunnel_key(p.ctx(), ptr(&g), sizeof(g), 0, 0)), 0);
+  ASSERT_EQ(S(skb_get_tunnel_key(p.ctx(), P(&g), sizeof(g), 0, 0)), 0);
   EXPECT_EQ(g.tunnel_flags, 0);
 
   // Options: kernel-measured returns and flags.
-  ASSERT_EQ(r(skb_set_tunnel_opt(p.ctx(), ptr(opt_in), 8, 0, 0)), 0);
-  ASSERT_EQ(r(skb_get_tunnel_key(p.ctx(), ptr(&g), sizeof(g), 16, 0)), 0);
+  ASSERT_EQ(S(skb_set_tunnel_opt(p.ctx(), P(opt_in), 8, 0, 0)), 0);
+  ASSERT_EQ(S(skb_get_tunnel_key(p.ctx(), P(&g), sizeof(g), 16, 0)), 0);
   EXPECT_EQ(__builtin_bswap16(g.tunnel_flags), 0xf805);
-  EXPECT_EQ(r(skb_set_tunnel_opt(p.ctx(), ptr(opt_in), 6, 0, 0)), -EINVAL);  // not 4-aligned
-  EXPECT_EQ(r(skb_set_tunnel_opt(p.ctx(), ptr(opt_in), 256, 0, 0)), -ENOMEM);
+  EXPECT_EQ(S(skb_set_tunnel_opt(p.ctx(), P(opt_in), 6, 0, 0)), -EINVAL);  // not 4-aligned
+  EXPECT_EQ(S(skb_set_tunnel_opt(p.ctx(), P(opt_in), 256, 0, 0)), -ENOMEM);
   std::memset(opt, 0xcc, sizeof(opt));
-  EXPECT_EQ(r(skb_get_tunnel_opt(p.ctx(), ptr(opt), 4, 0, 0)), -ENOMEM);
+  EXPECT_EQ(S(skb_get_tunnel_opt(p.ctx(), P(opt), 4, 0, 0)), -ENOMEM);
   EXPECT_EQ(Bytes(opt, opt + 4), Bytes(4, 0));
   std::memset(opt, 0xcc, sizeof(opt));
-  EXPECT_EQ(r(skb_get_tunnel_opt(p.ctx(), ptr(opt), 16, 0, 0)), 8);
+  EXPECT_EQ(S(skb_get_tunnel_opt(p.ctx(), P(opt), 16, 0, 0)), 8);
   EXPECT_EQ(Bytes(opt, opt + 8), Bytes(opt_in, opt_in + 8));
   EXPECT_EQ(Bytes(opt + 8, opt + 16), Bytes(8, 0));
   // kernel: wrong family is -EPROTO.
-  EXPECT_EQ(r(skb_get_tunnel_key(p.ctx(), ptr(&g), sizeof(g), BPF_F_TUNINFO_IPV6, 0)), -EPROTO);
+  EXPECT_EQ(S(skb_get_tunnel_key(p.ctx(), P(&g), sizeof(g), BPF_F_TUNINFO_IPV6, 0)), -EPROTO);
 
   // kernel: SEQ_NUMBER | NO_TUNNEL_KEY gives flags 0x2009, and a new key
   // drops the options.
-  ASSERT_EQ(r(skb_set_tunnel_key(p.ctx(), ptr(&k), sizeof(k), 0x18, 0)), 0);
-  ASSERT_EQ(r(skb_get_tunnel_key(p.ctx(), ptr(&g), sizeof(g), 16, 0)), 0);
+  ASSERT_EQ(S(skb_set_tunnel_key(p.ctx(), P(&k), sizeof(k), 0x18, 0)), 0);
+  ASSERT_EQ(S(skb_get_tunnel_key(p.ctx(), P(&g), sizeof(g), 16, 0)), 0);
   EXPECT_EQ(__builtin_bswap16(g.tunnel_flags), 0x2009);
-  EXPECT_EQ(r(skb_get_tunnel_opt(p.ctx(), ptr(opt), 16, 0, 0)), -ENOENT);
+  EXPECT_EQ(S(skb_get_tunnel_opt(p.ctx(), P(opt), 16, 0, 0)), -ENOENT);
   // ZERO_CSUM_TX drops CSUM, DONT_FRAGMENT adds 0x100.
-  ASSERT_EQ(r(skb_set_tunnel_key(p.ctx(), ptr(&k), sizeof(k),
-                                 BPF_F_ZERO_CSUM_TX | BPF_F_DONT_FRAGMENT, 0)),
-            0);
-  ASSERT_EQ(r(skb_get_tunnel_key(p.ctx(), ptr(&g), sizeof(g), 16, 0)), 0);
+  ASSERT_EQ(
+      S(skb_set_tunnel_key(p.ctx(), P(&k), sizeof(k), BPF_F_ZERO_CSUM_TX | BPF_F_DONT_FRAGMENT, 0)),
+      0);
+  ASSERT_EQ(S(skb_get_tunnel_key(p.ctx(), P(&g), sizeof(g), 16, 0)), 0);
   EXPECT_EQ(__builtin_bswap16(g.tunnel_flags), 0x2104);
 }
 
@@ -345,19 +317,19 @@ TEST(SkbTunnelKey, SetRefusesAsTheKernel) {
   Packet p(frame({}));
   bpf_tunnel_key k{};
   k.tunnel_id = 1;
-  EXPECT_EQ(r(skb_set_tunnel_key(p.ctx(), ptr(&k), sizeof(k), 0x20, 0)), -EINVAL);  // kernel
-  EXPECT_EQ(r(skb_set_tunnel_key(p.ctx(), ptr(&k), 30, 0, 0)), -EINVAL);            // odd size
+  EXPECT_EQ(S(skb_set_tunnel_key(p.ctx(), P(&k), sizeof(k), 0x20, 0)), -EINVAL);  // kernel
+  EXPECT_EQ(S(skb_set_tunnel_key(p.ctx(), P(&k), 30, 0, 0)), -EINVAL);            // odd size
   k.tunnel_label = 5;
-  EXPECT_EQ(r(skb_set_tunnel_key(p.ctx(), ptr(&k), sizeof(k), 0, 0)), -EINVAL);  // kernel
+  EXPECT_EQ(S(skb_set_tunnel_key(p.ctx(), P(&k), sizeof(k), 0, 0)), -EINVAL);  // kernel
   k.tunnel_label = 0;
   k.tunnel_ext = 1;
-  EXPECT_EQ(r(skb_set_tunnel_key(p.ctx(), ptr(&k), sizeof(k), 0, 0)), -EINVAL);
+  EXPECT_EQ(S(skb_set_tunnel_key(p.ctx(), P(&k), sizeof(k), 0, 0)), -EINVAL);
   EXPECT_FALSE(p.md()->tunnel.valid);
   // A received key (not one this program set) takes no options.
   p.md()->tunnel.valid = true;
   p.md()->tunnel.mode = 0;
   uint8_t opt[4] = {};
-  EXPECT_EQ(r(skb_set_tunnel_opt(p.ctx(), ptr(opt), 4, 0, 0)), -EINVAL);
+  EXPECT_EQ(S(skb_set_tunnel_opt(p.ctx(), P(opt), 4, 0, 0)), -EINVAL);
 }
 
 TEST(SkbTunnelKey, Ipv6RoundTripAndCompatSizes) {
@@ -369,32 +341,32 @@ TEST(SkbTunnelKey, Ipv6RoundTripAndCompatSizes) {
     k.local_ipv6[i] = 0xfe800000u + i;
   }
   k.tunnel_label = 0xfff12345;  // masked to 20 bits
-  ASSERT_EQ(r(skb_set_tunnel_key(p.ctx(), ptr(&k), sizeof(k), BPF_F_TUNINFO_IPV6, 0)), 0);
+  ASSERT_EQ(S(skb_set_tunnel_key(p.ctx(), P(&k), sizeof(k), BPF_F_TUNINFO_IPV6, 0)), 0);
   bpf_tunnel_key g{};
-  ASSERT_EQ(r(skb_get_tunnel_key(p.ctx(), ptr(&g), sizeof(g), BPF_F_TUNINFO_IPV6, 0)), 0);
+  ASSERT_EQ(S(skb_get_tunnel_key(p.ctx(), P(&g), sizeof(g), BPF_F_TUNINFO_IPV6, 0)), 0);
   EXPECT_EQ(std::memcmp(g.remote_ipv6, k.local_ipv6, 16), 0);  // swapped, as the kernel's
   EXPECT_EQ(std::memcmp(g.local_ipv6, k.remote_ipv6, 16), 0);
   EXPECT_EQ(g.tunnel_label, 0x12345u);
   EXPECT_EQ(g.tunnel_id, 42u);
   // kernel: an IPv4 read of an IPv6 key is -EPROTO; the 8-byte layout cannot
   // hold IPv6 (-EINVAL); 12 bytes is no layout (-EINVAL).
-  EXPECT_EQ(r(skb_get_tunnel_key(p.ctx(), ptr(&g), 8, 0, 0)), -EPROTO);
-  EXPECT_EQ(r(skb_get_tunnel_key(p.ctx(), ptr(&g), 8, BPF_F_TUNINFO_IPV6, 0)), -EINVAL);
-  EXPECT_EQ(r(skb_get_tunnel_key(p.ctx(), ptr(&g), 12, BPF_F_TUNINFO_IPV6, 0)), -EINVAL);
+  EXPECT_EQ(S(skb_get_tunnel_key(p.ctx(), P(&g), 8, 0, 0)), -EPROTO);
+  EXPECT_EQ(S(skb_get_tunnel_key(p.ctx(), P(&g), 8, BPF_F_TUNINFO_IPV6, 0)), -EINVAL);
+  EXPECT_EQ(S(skb_get_tunnel_key(p.ctx(), P(&g), 12, BPF_F_TUNINFO_IPV6, 0)), -EINVAL);
   // The 28-byte layout (up to local_ipv6) returns just those bytes.
   uint8_t buf[sizeof(bpf_tunnel_key)];
   std::memset(buf, 0xcc, sizeof(buf));
-  ASSERT_EQ(r(skb_get_tunnel_key(p.ctx(), ptr(buf), 28, BPF_F_TUNINFO_IPV6, 0)), 0);
+  ASSERT_EQ(S(skb_get_tunnel_key(p.ctx(), P(buf), 28, BPF_F_TUNINFO_IPV6, 0)), 0);
   EXPECT_EQ(std::memcmp(buf + 4, k.local_ipv6, 16), 0);
   EXPECT_EQ(buf[28], 0xcc);
 
   // The 8-byte IPv4 layout sets only id and remote address.
   uint32_t old_key[2] = {7, 0x0a000009};
-  ASSERT_EQ(r(skb_set_tunnel_key(p.ctx(), ptr(old_key), 8, 0, 0)), 0);
+  ASSERT_EQ(S(skb_set_tunnel_key(p.ctx(), P(old_key), 8, 0, 0)), 0);
   EXPECT_EQ(p.md()->tunnel.dst4, __builtin_bswap32(0x0a000009));
   EXPECT_EQ(p.md()->tunnel.src4, 0u);
   uint32_t got[2] = {};
-  ASSERT_EQ(r(skb_get_tunnel_key(p.ctx(), ptr(got), 8, 0, 0)), 0);
+  ASSERT_EQ(S(skb_get_tunnel_key(p.ctx(), P(got), 8, 0, 0)), 0);
   EXPECT_EQ(got[0], 7u);
   EXPECT_EQ(got[1], 0u);  // the remote end read back is the (unset) source
 }
@@ -419,13 +391,13 @@ TEST(SkbEventOutput, DataThenPacketBytesIntoTheLcoresRing) {
   ASSERT_GT(p.m->nb_segs, 1u);
   Bytes pkt = p.bytes();
   auto m = perf_map(1);
-  const u64 map = ptr(m.get());
+  const u64 map = P(m.get());
   const uint32_t meta[2] = {0xdeadbeef, 17};
   const uint64_t ctx_len = 2500;
-  ASSERT_EQ(r(skb_event_output(p.ctx(), map, BPF_F_CURRENT_CPU | (ctx_len << 32), ptr(meta),
-                               sizeof(meta))),
-            0);
-  ASSERT_EQ(r(skb_event_output(p.ctx(), map, 0, ptr(meta), sizeof(meta))), 0);  // index 0, no ctx
+  ASSERT_EQ(
+      S(skb_event_output(p.ctx(), map, BPF_F_CURRENT_CPU | (ctx_len << 32), P(meta), sizeof(meta))),
+      0);
+  ASSERT_EQ(S(skb_event_output(p.ctx(), map, 0, P(meta), sizeof(meta))), 0);  // index 0, no ctx
   std::vector<Bytes> samples;
   maps::perf_event_consume(m.get(), [&](uint32_t, const void* d, uint32_t n) {
     samples.emplace_back(static_cast<const uint8_t*>(d), static_cast<const uint8_t*>(d) + n);
@@ -441,21 +413,21 @@ TEST(SkbEventOutput, Errors) {
   Packet p(frame({}));
   auto m = perf_map(1);
   const uint32_t v = 1;
-  const u64 map = ptr(m.get());
+  const u64 map = P(m.get());
   // Bits outside BPF_F_INDEX_MASK | BPF_F_CTXLEN_MASK.
-  EXPECT_EQ(r(skb_event_output(p.ctx(), map, 1ULL << 63, ptr(&v), 4)), -EINVAL);
+  EXPECT_EQ(S(skb_event_output(p.ctx(), map, 1ULL << 63, P(&v), 4)), -EINVAL);
   // More packet bytes than there are.
   EXPECT_EQ(
-      r(skb_event_output(p.ctx(), map, static_cast<uint64_t>(p.m->pkt_len + 1) << 32, ptr(&v), 4)),
+      S(skb_event_output(p.ctx(), map, static_cast<uint64_t>(p.m->pkt_len + 1) << 32, P(&v), 4)),
       -EFAULT);
-  EXPECT_EQ(
-      r(skb_event_output(p.ctx(), map, static_cast<uint64_t>(p.m->pkt_len) << 32, ptr(&v), 4)), 0);
+  EXPECT_EQ(S(skb_event_output(p.ctx(), map, static_cast<uint64_t>(p.m->pkt_len) << 32, P(&v), 4)),
+            0);
   // An index past max_entries.
-  EXPECT_EQ(r(skb_event_output(p.ctx(), map, 5, ptr(&v), 4)), -E2BIG);
+  EXPECT_EQ(S(skb_event_output(p.ctx(), map, 5, P(&v), 4)), -E2BIG);
   // A closed ring.
   const uint32_t key = 0;
   ASSERT_EQ(m->host_delete(&key), 0);
-  EXPECT_EQ(r(skb_event_output(p.ctx(), map, BPF_F_CURRENT_CPU, ptr(&v), 4)), -ENOENT);
+  EXPECT_EQ(S(skb_event_output(p.ctx(), map, BPF_F_CURRENT_CPU, P(&v), 4)), -ENOENT);
   // Not a perf event array.
   maps::MapDef d;
   d.name = "arr";
@@ -464,7 +436,7 @@ TEST(SkbEventOutput, Errors) {
   d.value_size = 4;
   d.max_entries = 1;
   auto arr = maps::create_map(d);
-  EXPECT_EQ(r(skb_event_output(p.ctx(), ptr(arr.get()), 0, ptr(&v), 4)), -EINVAL);
+  EXPECT_EQ(S(skb_event_output(p.ctx(), P(arr.get()), 0, P(&v), 4)), -EINVAL);
 }
 
 }  // namespace

@@ -16,71 +16,19 @@
 #include "skbpf/helpers/skb_helpers.h"
 #include "skbpf/skb/meta.h"
 #include "skbpf/skb/skb.h"
+#include "test_packets.h"
 
 namespace skbpf::helpers {
 namespace {
 
-using Bytes = std::vector<uint8_t>;
-int64_t S(uint64_t v) {
-  return static_cast<int64_t>(v);
-}
-template <typename T>
-uint64_t P(T* p) {
-  return reinterpret_cast<uintptr_t>(p);
-}
+using namespace testpkt;  // the shared scaffolding of test_packets.h
 constexpr uint16_t be16(uint16_t v) {
   return static_cast<uint16_t>(v << 8 | v >> 8);
 }
 
+// This file\'s own pool.
 rte_mempool* pool() {
-  static rte_mempool* p = [] {
-    skb::ensure_eal();
-    return skb::make_pool("h2meta", 256);
-  }();
-  return p;
-}
-
-struct MbufFree {
-  void operator()(rte_mbuf* m) const { rte_pktmbuf_free(m); }
-};
-using Mbuf = std::unique_ptr<rte_mbuf, MbufFree>;
-
-Mbuf make(const Bytes& f, size_t split = 0) {
-  rte_mbuf* head = rte_pktmbuf_alloc(pool());
-  EXPECT_NE(head, nullptr);
-  const size_t first = split == 0 ? f.size() : split;
-  std::memcpy(rte_pktmbuf_append(head, static_cast<uint16_t>(first)), f.data(), first);
-  if (split != 0) {
-    rte_mbuf* tail = rte_pktmbuf_alloc(pool());
-    std::memcpy(rte_pktmbuf_append(tail, static_cast<uint16_t>(f.size() - split)), f.data() + split,
-                f.size() - split);
-    EXPECT_EQ(rte_pktmbuf_chain(head, tail), 0);
-  }
-  skb::init_packet(head, skb::RxInfo{});
-  return Mbuf(head);
-}
-
-Bytes contents(const rte_mbuf* m) {
-  Bytes out(m->pkt_len);
-  EXPECT_EQ(skb::read_bytes(m, 0, out.data(), m->pkt_len), 0);
-  return out;
-}
-
-uint32_t sum16(const uint8_t* p, size_t n, uint32_t s = 0) {
-  for (size_t i = 0; i + 1 < n; i += 2) s += static_cast<uint32_t>(p[i] << 8 | p[i + 1]);
-  if (n & 1) s += static_cast<uint32_t>(p[n - 1] << 8);
-  return s;
-}
-uint16_t fold(uint32_t s) {
-  while (s >> 16) s = (s & 0xffff) + (s >> 16);
-  return static_cast<uint16_t>(s);
-}
-bool same_sum(uint32_t a, uint32_t b) {
-  return fold(a) % 0xffff == fold(b) % 0xffff;
-}
-void put16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
+  return test_pool("h2meta");
 }
 
 // ---- frames ------------------------------------------------------------------
@@ -154,7 +102,7 @@ Bytes build(const Frame& p) {
 }
 
 uint32_t hash_of(const Frame& p, uint8_t* l4_hash = nullptr) {
-  Mbuf m = make(build(p));
+  Mbuf m = make_mbuf(pool(), build(p));
   const uint64_t h = get_hash_recalc(P(m.get()), 0, 0, 0, 0);
   EXPECT_EQ(h >> 32, 0u);
   EXPECT_NE(h, 0u);
@@ -256,7 +204,7 @@ TEST(SkbHash, WhatTakesPartInTheKey) {
 }
 
 TEST(SkbHash, ExistingSoftwareOrL4HashIsKept) {
-  Mbuf m = make(build(Frame{}));
+  Mbuf m = make_mbuf(pool(), build(Frame{}));
   skb::SkbMeta* md = skb::meta(m.get());
   md->hash = 0xabcd;
   md->sw_hash = 1;
@@ -272,7 +220,7 @@ TEST(SkbHash, ExistingSoftwareOrL4HashIsKept) {
 }
 
 TEST(SkbHash, SetHashAndInvalidate) {
-  Mbuf m = make(build(Frame{}));
+  Mbuf m = make_mbuf(pool(), build(Frame{}));
   skb::SkbMeta* md = skb::meta(m.get());
   EXPECT_EQ(set_hash(P(m.get()), 0x1'2345'6789ULL, 0, 0, 0), 0u);  // a u32 argument
   EXPECT_EQ(md->hash, 0x23456789u);
@@ -299,7 +247,7 @@ void expect_pointers(rte_mbuf* m) {
 
 TEST(SkbChangeProto, Ipv4ToIpv6OpensRoomAfterTheMacHeader) {
   const Bytes f = build(Frame{});
-  Mbuf m = make(f);
+  Mbuf m = make_mbuf(pool(), f);
   skb::SkbMeta* md = skb::meta(m.get());
   md->hash = 5;
   md->sw_hash = 1;
@@ -323,7 +271,7 @@ TEST(SkbChangeProto, Ipv6ToIpv4ClosesRoom) {
   p.v6 = true;
   const Bytes f = build(p);
   for (bool complete : {false, true}) {
-    Mbuf m = make(f);
+    Mbuf m = make_mbuf(pool(), f);
     skb::SkbMeta* md = skb::meta(m.get());
     if (complete) {
       md->ip_summed = skb::kChecksumComplete;
@@ -343,7 +291,7 @@ TEST(SkbChangeProto, Ipv6ToIpv4ClosesRoom) {
     expect_pointers(m.get());
   }
   // The bytes to remove may start in a later segment: they are pulled first.
-  Mbuf m = make(f, 20);
+  Mbuf m = make_mbuf(pool(), f, 20);
   ASSERT_EQ(skb_change_proto(P(m.get()), be16(0x0800), 0, 0, 0), 0u);
   const Bytes now = contents(m.get());
   EXPECT_TRUE(std::equal(f.begin() + 34, f.end(), now.begin() + 14));
@@ -372,7 +320,7 @@ TEST(SkbChangeProto, Errors) {
       {f4, 0x1'0000'0000ULL | be16(0x86dd), 0, 0},  // __be16: the upper bits are dropped
   };
   for (const Case& c : cases) {
-    Mbuf m = make(c.frame);
+    Mbuf m = make_mbuf(pool(), c.frame);
     EXPECT_EQ(S(skb_change_proto(P(m.get()), c.proto, c.flags, 0, 0)), c.want) << c.proto;
     if (c.want != 0) {
       EXPECT_EQ(contents(m.get()), c.frame);
@@ -380,7 +328,7 @@ TEST(SkbChangeProto, Errors) {
   }
   // IPv6 -> IPv4 on a packet shorter than the MAC header + 20 bytes.
   Bytes tiny = {2, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 1, 0x86, 0xdd, 0x60, 0, 0, 0};
-  Mbuf m = make(tiny);
+  Mbuf m = make_mbuf(pool(), tiny);
   EXPECT_EQ(S(skb_change_proto(P(m.get()), be16(0x0800), 0, 0, 0)), -ENOMEM);
   EXPECT_EQ(contents(m.get()), tiny);
 }
@@ -404,7 +352,7 @@ TEST(SkbChangeType, OnlyTheFourBasicTypes) {
       {0, 0x1'0000'0002ULL, 0},  // u32 argument: 2
   };
   for (const Case& c : cases) {
-    Mbuf m = make(build(Frame{}));
+    Mbuf m = make_mbuf(pool(), build(Frame{}));
     skb::SkbMeta* md = skb::meta(m.get());
     md->pkt_type = c.current;
     EXPECT_EQ(S(skb_change_type(P(m.get()), c.to, 0, 0, 0)), c.want) << c.current << " " << c.to;
@@ -432,7 +380,7 @@ TEST(SkbEcnSetCe, Ipv4) {
       Frame p;
       p.tos = c.tos;
       const Bytes f = build(p);
-      Mbuf m = make(f);
+      Mbuf m = make_mbuf(pool(), f);
       EXPECT_EQ(skb_ecn_set_ce(P(m.get()), 0, 0, 0, 0), c.ret) << int{c.tos};
       const Bytes now = contents(m.get());
       const size_t ip = 14;
@@ -461,7 +409,7 @@ TEST(SkbEcnSetCe, VlanTagTakenForTheHeader) {
     p.tos = 0x02;  // the real IP header's ECT(0) is not looked at
     p.vlan = c.vlan;
     const Bytes f = build(p);
-    Mbuf m = make(f);
+    Mbuf m = make_mbuf(pool(), f);
     EXPECT_EQ(skb_ecn_set_ce(P(m.get()), 0, 0, 0, 0), c.ret) << c.vlan;
     const Bytes now = contents(m.get());
     Bytes want = f;
@@ -485,7 +433,7 @@ TEST(SkbEcnSetCe, Ipv6) {
     p.tos = tc;
     p.flow_label = 0xabcde;
     const Bytes f = build(p);
-    Mbuf m = make(f);
+    Mbuf m = make_mbuf(pool(), f);
     skb::SkbMeta* md = skb::meta(m.get());
     md->ip_summed = skb::kChecksumComplete;
     md->csum = csum_partial(f.data(), f.size(), 0);
@@ -503,23 +451,23 @@ TEST(SkbEcnSetCe, Ipv6) {
 TEST(SkbEcnSetCe, NothingToMark) {
   Frame arp;
   arp.ether_type = 0x0806;
-  Mbuf m = make(build(arp));
+  Mbuf m = make_mbuf(pool(), build(arp));
   EXPECT_EQ(skb_ecn_set_ce(P(m.get()), 0, 0, 0, 0), 0u);
   // The IPv4 header must be in the linear part.
   Frame p;
   p.tos = 0x02;
   const Bytes f = build(p);
-  Mbuf split = make(f, 30);
+  Mbuf split = make_mbuf(pool(), f, 30);
   EXPECT_EQ(skb_ecn_set_ce(P(split.get()), 0, 0, 0, 0), 0u);
   EXPECT_EQ(contents(split.get()), f);
-  Mbuf whole = make(f, 34);
+  Mbuf whole = make_mbuf(pool(), f, 34);
   EXPECT_EQ(skb_ecn_set_ce(P(whole.get()), 0, 0, 0, 0), 1u);
 }
 
 // ---- no cgroup, no route -----------------------------------------------------
 
 TEST(SkbNoCgroupNoRoute, AlwaysZero) {
-  Mbuf m = make(build(Frame{}));
+  Mbuf m = make_mbuf(pool(), build(Frame{}));
   skb::meta(m.get())->mark = 0x1234;
   skb::meta(m.get())->tc_classid = 7;
   EXPECT_EQ(get_cgroup_classid(P(m.get()), 0, 0, 0, 0), 0u);

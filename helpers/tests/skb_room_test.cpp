@@ -12,22 +12,20 @@
 
 #include "skbpf/helpers/skb_helpers.h"
 #include "skbpf/skb/skb.h"
+#include "test_packets.h"
 
 namespace skbpf::helpers {
 namespace {
 
-using Bytes = std::vector<uint8_t>;
+using namespace testpkt;  // the shared scaffolding of test_packets.h
 
 constexpr int64_t kENOTSUPP = 524;
 constexpr uint64_t kDecapIpv4 = 1ULL << 7, kDecapIpv6 = 1ULL << 8;
 constexpr uint32_t kProtoIp = 0x0008, kProtoIpv6 = 0xdd86;
 
+// This file\'s own pool.
 rte_mempool* pool() {
-  static rte_mempool* p = [] {
-    skb::ensure_eal();
-    return skb::make_pool("h3pool_room", 256, 2048 + RTE_PKTMBUF_HEADROOM, 0);
-  }();
-  return p;
+  return test_pool("h3pool_room", 2048 + RTE_PKTMBUF_HEADROOM);
 }
 
 // Ethernet + IPv4 (20) + UDP (8) + payload; or Ethernet + IPv6 (40) + UDP.
@@ -47,33 +45,10 @@ Bytes ipv6_frame(size_t payload = 12) {
   return frame(0x86dd, 40, payload);
 }
 
-struct Packet {
-  rte_mbuf* m = nullptr;
-  explicit Packet(const Bytes& bytes) {
-    m = rte_pktmbuf_alloc(pool());
-    EXPECT_NE(m, nullptr);
-    std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(bytes.size())), bytes.data(),
-                bytes.size());
-    skb::init_packet(m, skb::RxInfo{});
-  }
-  ~Packet() { rte_pktmbuf_free(m); }
-  u64 ctx() const { return reinterpret_cast<uintptr_t>(m); }
-  skb::SkbMeta* md() const { return skb::meta(m); }
-  Bytes bytes() const {
-    Bytes out(m->pkt_len);
-    EXPECT_EQ(skb::read_bytes(m, 0, out.data(), m->pkt_len), 0);
-    return out;
-  }
-  // data/data_end describe the first segment (bpf_compute_data_pointers).
-  void expect_pointers() const {
-    EXPECT_EQ(md()->data, reinterpret_cast<uintptr_t>(rte_pktmbuf_mtod(m, uint8_t*)));
-    EXPECT_EQ(md()->data_end - md()->data, m->data_len);
-  }
+// A Packet from this file's pool.
+struct Packet : testpkt::Packet {
+  explicit Packet(const Bytes& bytes) : testpkt::Packet(pool(), bytes) {}
 };
-
-int64_t r(u64 v) {
-  return static_cast<int64_t>(v);
-}
 
 Bytes concat(const Bytes& a, size_t a_from, size_t a_to, const Bytes& mid, const Bytes& b,
              size_t b_from) {
@@ -88,20 +63,20 @@ Bytes concat(const Bytes& a, size_t a_from, size_t a_to, const Bytes& mid, const
 TEST(SkbChangeTail, LimitsAndFlagsAsTheKernel) {
   Packet p(ipv4_frame());
   // kernel: 13 (< the network offset) and 16065 are -EINVAL, flags too.
-  EXPECT_EQ(r(skb_change_tail(p.ctx(), 13, 0, 0, 0)), -EINVAL);
-  EXPECT_EQ(r(skb_change_tail(p.ctx(), 16065, 0, 0, 0)), -EINVAL);
-  EXPECT_EQ(r(skb_change_tail(p.ctx(), 60, 1, 0, 0)), -EINVAL);
+  EXPECT_EQ(S(skb_change_tail(p.ctx(), 13, 0, 0, 0)), -EINVAL);
+  EXPECT_EQ(S(skb_change_tail(p.ctx(), 16065, 0, 0, 0)), -EINVAL);
+  EXPECT_EQ(S(skb_change_tail(p.ctx(), 60, 1, 0, 0)), -EINVAL);
   // u32 argument: the upper half of r2 is ignored.
-  EXPECT_EQ(r(skb_change_tail(p.ctx(), (1ULL << 32) | 60, 0, 0, 0)), 0);
+  EXPECT_EQ(S(skb_change_tail(p.ctx(), (1ULL << 32) | 60, 0, 0, 0)), 0);
   EXPECT_EQ(p.m->pkt_len, 60u);
-  EXPECT_EQ(r(skb_change_tail(p.ctx(), 14, 0, 0, 0)), 0);  // kernel: 14 is allowed
+  EXPECT_EQ(S(skb_change_tail(p.ctx(), 14, 0, 0, 0)), 0);  // kernel: 14 is allowed
   EXPECT_EQ(p.m->pkt_len, 14u);
   // A known transport header becomes the minimum.
   p.md()->transport_offset = 20;
-  EXPECT_EQ(r(skb_change_tail(p.ctx(), 19, 0, 0, 0)), -EINVAL);
-  EXPECT_EQ(r(skb_change_tail(p.ctx(), 20, 0, 0, 0)), 0);
+  EXPECT_EQ(S(skb_change_tail(p.ctx(), 19, 0, 0, 0)), -EINVAL);
+  EXPECT_EQ(S(skb_change_tail(p.ctx(), 20, 0, 0, 0)), 0);
   p.md()->encapsulation = 1;
-  EXPECT_EQ(r(skb_change_tail(p.ctx(), 30, 0, 0, 0)), -kENOTSUPP);
+  EXPECT_EQ(S(skb_change_tail(p.ctx(), 30, 0, 0, 0)), -kENOTSUPP);
 }
 
 // kernel: after adjust_room(28, MAC, ENCAP_L3_IPV4 | ENCAP_L4_UDP) the least
@@ -110,16 +85,16 @@ TEST(SkbChangeTail, LimitsAndFlagsAsTheKernel) {
 // into the packet, it is 14 (the network header), not 6.
 TEST(SkbChangeTail, TransportHeaderBeforeTheNetworkHeaderDoesNotLowerTheMinimum) {
   Packet p(ipv4_frame(40));
-  ASSERT_EQ(r(skb_adjust_room(p.ctx(), 28, BPF_ADJ_ROOM_MAC,
+  ASSERT_EQ(S(skb_adjust_room(p.ctx(), 28, BPF_ADJ_ROOM_MAC,
                               BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 | BPF_F_ADJ_ROOM_ENCAP_L4_UDP, 0)),
             0);
-  EXPECT_EQ(r(skb_change_tail(p.ctx(), 33, 0, 0, 0)), -EINVAL);
-  EXPECT_EQ(r(skb_change_tail(p.ctx(), 34, 0, 0, 0)), -kENOTSUPP);  // still encapsulated
-  ASSERT_EQ(r(skb_adjust_room(p.ctx(), -28, BPF_ADJ_ROOM_MAC, kDecapIpv4, 0)), 0);
+  EXPECT_EQ(S(skb_change_tail(p.ctx(), 33, 0, 0, 0)), -EINVAL);
+  EXPECT_EQ(S(skb_change_tail(p.ctx(), 34, 0, 0, 0)), -kENOTSUPP);  // still encapsulated
+  ASSERT_EQ(S(skb_adjust_room(p.ctx(), -28, BPF_ADJ_ROOM_MAC, kDecapIpv4, 0)), 0);
   EXPECT_EQ(p.md()->transport_offset, 6u);
-  EXPECT_EQ(r(skb_change_tail(p.ctx(), 13, 0, 0, 0)), -EINVAL);
-  EXPECT_EQ(r(skb_change_tail(p.ctx(), 6, 0, 0, 0)), -EINVAL);
-  EXPECT_EQ(r(skb_change_tail(p.ctx(), 14, 0, 0, 0)), -kENOTSUPP);
+  EXPECT_EQ(S(skb_change_tail(p.ctx(), 13, 0, 0, 0)), -EINVAL);
+  EXPECT_EQ(S(skb_change_tail(p.ctx(), 6, 0, 0, 0)), -EINVAL);
+  EXPECT_EQ(S(skb_change_tail(p.ctx(), 14, 0, 0, 0)), -kENOTSUPP);
 }
 
 TEST(SkbChangeTail, GrowsZeroFilledAndTrims) {
@@ -128,7 +103,7 @@ TEST(SkbChangeTail, GrowsZeroFilledAndTrims) {
   p.md()->ip_summed = skb::kChecksumComplete;
   p.md()->gso_size = 1400;
   p.md()->gso_segs = 3;
-  ASSERT_EQ(r(skb_change_tail(p.ctx(), 100, 0, 0, 0)), 0);
+  ASSERT_EQ(S(skb_change_tail(p.ctx(), 100, 0, 0, 0)), 0);
   Bytes want = f;
   want.resize(100, 0);
   EXPECT_EQ(p.bytes(), want);
@@ -137,7 +112,7 @@ TEST(SkbChangeTail, GrowsZeroFilledAndTrims) {
   EXPECT_EQ(p.md()->gso_segs, 0u);
   p.expect_pointers();
   EXPECT_EQ(p.md()->data_end - p.md()->data, 100u);
-  ASSERT_EQ(r(skb_change_tail(p.ctx(), 20, 0, 0, 0)), 0);
+  ASSERT_EQ(S(skb_change_tail(p.ctx(), 20, 0, 0, 0)), 0);
   EXPECT_EQ(p.bytes(), Bytes(f.begin(), f.begin() + 20));
   p.expect_pointers();
 }
@@ -145,7 +120,7 @@ TEST(SkbChangeTail, GrowsZeroFilledAndTrims) {
 TEST(SkbChangeTail, GrowsPastTheFirstSegmentUpToTheKernelMaximum) {
   Packet p(ipv4_frame());
   // kernel: 16064 (SKB_MAX_ALLOC) is the largest length.
-  ASSERT_EQ(r(skb_change_tail(p.ctx(), 16064, 0, 0, 0)), 0);
+  ASSERT_EQ(S(skb_change_tail(p.ctx(), 16064, 0, 0, 0)), 0);
   EXPECT_EQ(p.m->pkt_len, 16064u);
   EXPECT_GT(p.m->nb_segs, 1u);
   Bytes tail(64, 0xee);
@@ -153,8 +128,8 @@ TEST(SkbChangeTail, GrowsPastTheFirstSegmentUpToTheKernelMaximum) {
   EXPECT_EQ(tail, Bytes(64, 0));
   p.expect_pointers();
   // Trimming back makes the packet linear again.
-  ASSERT_EQ(r(skb_change_tail(p.ctx(), 3000, 0, 0, 0)), 0);
-  ASSERT_EQ(r(skb_change_tail(p.ctx(), 1000, 0, 0, 0)), 0);
+  ASSERT_EQ(S(skb_change_tail(p.ctx(), 3000, 0, 0, 0)), 0);
+  ASSERT_EQ(S(skb_change_tail(p.ctx(), 1000, 0, 0, 0)), 0);
   EXPECT_EQ(p.m->nb_segs, 1u);
   EXPECT_EQ(p.md()->data_end - p.md()->data, 1000u);
 }
@@ -164,13 +139,13 @@ TEST(SkbChangeTail, GrowsPastTheFirstSegmentUpToTheKernelMaximum) {
 TEST(SkbChangeHead, LimitsAndFlagsAsTheKernel) {
   Packet p(ipv4_frame());  // 54 bytes
   const uint32_t len = p.m->pkt_len;
-  EXPECT_EQ(r(skb_change_head(p.ctx(), 4, 1, 0, 0)), -EINVAL);
-  EXPECT_EQ(r(skb_change_head(p.ctx(), 0x80000000u, 0, 0, 0)), -EINVAL);  // (int) < 0
-  EXPECT_EQ(r(skb_change_head(p.ctx(), 16064 - len + 1, 0, 0, 0)), -EINVAL);
+  EXPECT_EQ(S(skb_change_head(p.ctx(), 4, 1, 0, 0)), -EINVAL);
+  EXPECT_EQ(S(skb_change_head(p.ctx(), 0x80000000u, 0, 0, 0)), -EINVAL);  // (int) < 0
+  EXPECT_EQ(S(skb_change_head(p.ctx(), 16064 - len + 1, 0, 0, 0)), -EINVAL);
   EXPECT_EQ(p.m->pkt_len, len);
   // With GSO the maximum does not apply; there is no room for that much here.
   p.md()->gso_size = 1000;
-  EXPECT_EQ(r(skb_change_head(p.ctx(), 16064, 0, 0, 0)), -ENOMEM);
+  EXPECT_EQ(S(skb_change_head(p.ctx(), 16064, 0, 0, 0)), -ENOMEM);
   EXPECT_EQ(p.bytes(), ipv4_frame());
 }
 
@@ -179,7 +154,7 @@ TEST(SkbChangeHead, PushesZeroesAndKeepsTheNetworkHeaderInPlace) {
     const Bytes f = ipv4_frame();
     Packet p(f);
     p.md()->transport_offset = 34;
-    ASSERT_EQ(r(skb_change_head(p.ctx(), room, 0, 0, 0)), 0) << room;
+    ASSERT_EQ(S(skb_change_head(p.ctx(), room, 0, 0, 0)), 0) << room;
     EXPECT_EQ(p.bytes(), concat(f, 0, 0, Bytes(room, 0), f, 0));
     EXPECT_EQ(p.md()->network_offset, 14 + room);  // kernel: 18 after a push of 4
     EXPECT_EQ(p.md()->mac_len, 14 + room);         // skb_reset_mac_len
@@ -230,14 +205,14 @@ TEST(SkbAdjustRoom, RefusesAsTheKernel) {
       ASSERT_EQ(skb::resize_tail(p.m, 16064 - 0xfff + 1), 0);
     }
     const Bytes before = p.bytes();
-    EXPECT_EQ(r(skb_adjust_room(p.ctx(), static_cast<uint32_t>(c.len_diff), c.mode, c.flags, 0)),
+    EXPECT_EQ(S(skb_adjust_room(p.ctx(), static_cast<uint32_t>(c.len_diff), c.mode, c.flags, 0)),
               c.want)
         << c.what;
     EXPECT_EQ(p.bytes(), before) << c.what;
   }
   // Only IPv4 and IPv6 packets.
   Packet arp(frame(0x0806, 28, 0));
-  EXPECT_EQ(r(skb_adjust_room(arp.ctx(), 8, BPF_ADJ_ROOM_MAC, 0, 0)), -kENOTSUPP);
+  EXPECT_EQ(S(skb_adjust_room(arp.ctx(), 8, BPF_ADJ_ROOM_MAC, 0, 0)), -kENOTSUPP);
 }
 
 TEST(SkbAdjustRoom, IpipEncapAtMacThenDecap) {
@@ -245,7 +220,7 @@ TEST(SkbAdjustRoom, IpipEncapAtMacThenDecap) {
   Packet p(f);
   p.md()->ip_summed = skb::kChecksumUnnecessary;
   p.md()->csum_level = 1;
-  ASSERT_EQ(r(skb_adjust_room(p.ctx(), 20, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_ENCAP_L3_IPV4, 0)), 0);
+  ASSERT_EQ(S(skb_adjust_room(p.ctx(), 20, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_ENCAP_L3_IPV4, 0)), 0);
   // 20 zero bytes between the Ethernet header and the original IP header
   // (kernel: length 54 -> 74).
   EXPECT_EQ(p.bytes(), concat(f, 0, 14, Bytes(20, 0), f, 14));
@@ -266,11 +241,11 @@ TEST(SkbAdjustRoom, IpipEncapAtMacThenDecap) {
   std::memcpy(reinterpret_cast<uint8_t*>(md->data) + 14, outer.data(), outer.size());
   EXPECT_EQ(p.bytes(), concat(f, 0, 14, outer, f, 14));
   // A second encapsulation is refused (kernel: -EALREADY).
-  EXPECT_EQ(r(skb_adjust_room(p.ctx(), 20, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_ENCAP_L3_IPV4, 0)),
+  EXPECT_EQ(S(skb_adjust_room(p.ctx(), 20, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_ENCAP_L3_IPV4, 0)),
             -EALREADY);
   // Decapsulation takes the outer header away again.
   ASSERT_EQ(
-      r(skb_adjust_room(p.ctx(), static_cast<uint32_t>(-20), BPF_ADJ_ROOM_MAC, kDecapIpv4, 0)), 0);
+      S(skb_adjust_room(p.ctx(), static_cast<uint32_t>(-20), BPF_ADJ_ROOM_MAC, kDecapIpv4, 0)), 0);
   EXPECT_EQ(p.bytes(), f);
   EXPECT_EQ(p.md()->protocol, kProtoIp);
   p.expect_pointers();
@@ -279,12 +254,12 @@ TEST(SkbAdjustRoom, IpipEncapAtMacThenDecap) {
 TEST(SkbAdjustRoom, EncapChangesTheOuterProtocolAndDecapChangesItBack) {
   const Bytes f = ipv6_frame();
   Packet p(f);
-  ASSERT_EQ(r(skb_adjust_room(p.ctx(), 20, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_ENCAP_L3_IPV4, 0)), 0);
+  ASSERT_EQ(S(skb_adjust_room(p.ctx(), 20, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_ENCAP_L3_IPV4, 0)), 0);
   EXPECT_EQ(p.md()->protocol, kProtoIp);
   EXPECT_EQ(p.md()->inner_protocol, kProtoIpv6);
   // kernel: DECAP_L3_IPV6 on an IPv4 outer makes the packet IPv6 again.
   ASSERT_EQ(
-      r(skb_adjust_room(p.ctx(), static_cast<uint32_t>(-20), BPF_ADJ_ROOM_MAC, kDecapIpv6, 0)), 0);
+      S(skb_adjust_room(p.ctx(), static_cast<uint32_t>(-20), BPF_ADJ_ROOM_MAC, kDecapIpv6, 0)), 0);
   EXPECT_EQ(p.md()->protocol, kProtoIpv6);
   EXPECT_EQ(p.bytes(), f);
   // The encapsulation mark stays (the kernel does not clear it on decap).
@@ -296,7 +271,7 @@ TEST(SkbAdjustRoom, UdpAndGreEncapSetTransportAndInnerL2) {
     const Bytes f = ipv4_frame();
     Packet p(f);
     const uint64_t flags = BPF_F_ADJ_ROOM_ENCAP_L3_IPV6 | BPF_F_ADJ_ROOM_ENCAP_L4_UDP;
-    ASSERT_EQ(r(skb_adjust_room(p.ctx(), 48, BPF_ADJ_ROOM_MAC, flags, 0)), 0);
+    ASSERT_EQ(S(skb_adjust_room(p.ctx(), 48, BPF_ADJ_ROOM_MAC, flags, 0)), 0);
     EXPECT_EQ(p.bytes(), concat(f, 0, 14, Bytes(48, 0), f, 14));
     EXPECT_EQ(p.md()->protocol, kProtoIpv6);
     EXPECT_EQ(p.md()->transport_offset, 14 + 40);  // the outer UDP header
@@ -308,7 +283,7 @@ TEST(SkbAdjustRoom, UdpAndGreEncapSetTransportAndInnerL2) {
     // GRE + an inner Ethernet header (TEB).
     const uint64_t flags = BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 | BPF_F_ADJ_ROOM_ENCAP_L4_GRE |
                            BPF_F_ADJ_ROOM_ENCAP_L2_ETH | BPF_F_ADJ_ROOM_ENCAP_L2(14);
-    ASSERT_EQ(r(skb_adjust_room(p.ctx(), 38, BPF_ADJ_ROOM_MAC, flags, 0)), 0);
+    ASSERT_EQ(S(skb_adjust_room(p.ctx(), 38, BPF_ADJ_ROOM_MAC, flags, 0)), 0);
     EXPECT_EQ(p.md()->transport_offset, 14 + 20);
     EXPECT_EQ(p.md()->inner_network_offset, 14 + 38);
     EXPECT_EQ(p.md()->inner_mac_offset, 14 + 38 - 14);
@@ -318,7 +293,7 @@ TEST(SkbAdjustRoom, UdpAndGreEncapSetTransportAndInnerL2) {
     // Without an L3 encap flag the L4/L2 flags are ignored (kernel: +8 with
     // only ENCAP_L4_UDP succeeds).
     Packet p(ipv4_frame());
-    ASSERT_EQ(r(skb_adjust_room(p.ctx(), 8, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_ENCAP_L4_UDP, 0)), 0);
+    ASSERT_EQ(S(skb_adjust_room(p.ctx(), 8, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_ENCAP_L4_UDP, 0)), 0);
     EXPECT_EQ(p.md()->encapsulation, 0);
   }
 }
@@ -328,8 +303,8 @@ TEST(SkbAdjustRoom, UdpAndGreEncapSetTransportAndInnerL2) {
 TEST(SkbAdjustRoom, NetModeThenMacModeEncapAsTheKernel) {
   const Bytes f = ipv4_frame();
   Packet p(f);
-  ASSERT_EQ(r(skb_adjust_room(p.ctx(), 8, BPF_ADJ_ROOM_NET, 0, 0)), 0);
-  ASSERT_EQ(r(skb_adjust_room(p.ctx(), 20, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_ENCAP_L3_IPV4, 0)), 0);
+  ASSERT_EQ(S(skb_adjust_room(p.ctx(), 8, BPF_ADJ_ROOM_NET, 0, 0)), 0);
+  ASSERT_EQ(S(skb_adjust_room(p.ctx(), 20, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_ENCAP_L3_IPV4, 0)), 0);
   Bytes want(f.begin(), f.begin() + 14);
   want.insert(want.end(), 20, 0);
   want.insert(want.end(), f.begin() + 14, f.begin() + 34);
@@ -343,15 +318,15 @@ TEST(SkbAdjustRoom, NetModeWorksAfterTheBaseHeader) {
   const Bytes f = ipv4_frame();
   Packet p(f);
   p.md()->transport_offset = 34;  // a transport header of its own
-  ASSERT_EQ(r(skb_adjust_room(p.ctx(), 8, BPF_ADJ_ROOM_NET, 0, 0)), 0);
+  ASSERT_EQ(S(skb_adjust_room(p.ctx(), 8, BPF_ADJ_ROOM_NET, 0, 0)), 0);
   EXPECT_EQ(p.bytes(), concat(f, 0, 34, Bytes(8, 0), f, 34));
   EXPECT_EQ(p.md()->network_offset, 14);
   EXPECT_EQ(p.md()->transport_offset, 42);  // stayed with its bytes
-  ASSERT_EQ(r(skb_adjust_room(p.ctx(), static_cast<uint32_t>(-8), BPF_ADJ_ROOM_NET, 0, 0)), 0);
+  ASSERT_EQ(S(skb_adjust_room(p.ctx(), static_cast<uint32_t>(-8), BPF_ADJ_ROOM_NET, 0, 0)), 0);
   EXPECT_EQ(p.bytes(), f);
   EXPECT_EQ(p.md()->transport_offset, 34);
   // Removing the UDP header of an IPv4 packet.
-  ASSERT_EQ(r(skb_adjust_room(p.ctx(), static_cast<uint32_t>(-8), BPF_ADJ_ROOM_NET, 0, 0)), 0);
+  ASSERT_EQ(S(skb_adjust_room(p.ctx(), static_cast<uint32_t>(-8), BPF_ADJ_ROOM_NET, 0, 0)), 0);
   EXPECT_EQ(p.bytes(), concat(f, 0, 34, {}, f, 42));
   p.expect_pointers();
 }
@@ -359,7 +334,7 @@ TEST(SkbAdjustRoom, NetModeWorksAfterTheBaseHeader) {
 TEST(SkbAdjustRoom, TransportSameAsNetworkFollowsIt) {
   Packet p(ipv4_frame());
   p.md()->transport_offset = 14;  // the receive path's skb_reset_transport_header
-  ASSERT_EQ(r(skb_adjust_room(p.ctx(), 20, BPF_ADJ_ROOM_MAC, 0, 0)), 0);
+  ASSERT_EQ(S(skb_adjust_room(p.ctx(), 20, BPF_ADJ_ROOM_MAC, 0, 0)), 0);
   EXPECT_EQ(p.md()->transport_offset, 14);
 }
 
@@ -368,14 +343,14 @@ TEST(SkbAdjustRoom, ChecksumResetAndGso) {
   p.md()->ip_summed = skb::kChecksumUnnecessary;
   p.md()->gso_size = 1400;
   p.md()->gso_segs = 5;
-  ASSERT_EQ(r(skb_adjust_room(p.ctx(), 20, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_NO_CSUM_RESET, 0)), 0);
+  ASSERT_EQ(S(skb_adjust_room(p.ctx(), 20, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_NO_CSUM_RESET, 0)), 0);
   EXPECT_EQ(p.md()->ip_summed, skb::kChecksumUnnecessary);
   EXPECT_EQ(p.md()->gso_size, 1380u);  // the MSS makes room for the header
   EXPECT_EQ(p.md()->gso_segs, 0u);
-  ASSERT_EQ(r(skb_adjust_room(p.ctx(), 20, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_FIXED_GSO, 0)), 0);
+  ASSERT_EQ(S(skb_adjust_room(p.ctx(), 20, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_FIXED_GSO, 0)), 0);
   EXPECT_EQ(p.md()->gso_size, 1380u);
   EXPECT_EQ(p.md()->ip_summed, skb::kChecksumNone);
-  ASSERT_EQ(r(skb_adjust_room(p.ctx(), static_cast<uint32_t>(-20), BPF_ADJ_ROOM_MAC, 0, 0)), 0);
+  ASSERT_EQ(S(skb_adjust_room(p.ctx(), static_cast<uint32_t>(-20), BPF_ADJ_ROOM_MAC, 0, 0)), 0);
   EXPECT_EQ(p.md()->gso_size, 1400u);
 }
 
@@ -391,7 +366,7 @@ TEST(SkbAdjustRoom, GrowsBeyondTheHeadroomAndPullsAShortLinearPart) {
   skb::init_packet(head, skb::RxInfo{});
   const u64 ctx = reinterpret_cast<uintptr_t>(head);
   // 1000 bytes: more than the 128 bytes of headroom.
-  ASSERT_EQ(r(skb_adjust_room(ctx, 1000, BPF_ADJ_ROOM_MAC, 0, 0)), 0);
+  ASSERT_EQ(S(skb_adjust_room(ctx, 1000, BPF_ADJ_ROOM_MAC, 0, 0)), 0);
   Bytes got(head->pkt_len);
   ASSERT_EQ(skb::read_bytes(head, 0, got.data(), head->pkt_len), 0);
   EXPECT_EQ(got, concat(f, 0, 14, Bytes(1000, 0), f, 14));
