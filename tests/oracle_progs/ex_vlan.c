@@ -10,46 +10,31 @@
  */
 #include "exb.h"
 
-/* The skb after a step, checks base .. base + 6. */
-static __always_inline void snap(struct __sk_buff *skb, __u32 base)
-{
-	__u32 w = 0;
-
-	rec(base + 0, skb->vlan_present);
-	rec(base + 1, skb->vlan_tci);
-	rec(base + 2, skb->vlan_proto);
-	rec(base + 3, skb->protocol);
-	rec(base + 4, skb->len);
-	/* The network header's first bytes: where pop/push left it. */
-	rec(base + 5, bpf_skb_load_bytes_relative(skb, 0, &w, sizeof(w), BPF_HDR_START_NET));
-	rec(base + 6, w);
-}
-
 SEC("tc")
 int ex_vlan(struct __sk_buff *skb)
 {
 	frame++;
-	snap(skb, 0);
+	vlan_snap(skb, 0);
 	/* pop of the in-band tag (QinQ: the inner tag gets offloaded) */
 	rec(10, bpf_skb_vlan_pop(skb));
-	snap(skb, 11);
+	vlan_snap(skb, 11);
 	/* pop again: the offloaded inner tag of QinQ, else nothing */
 	rec(20, bpf_skb_vlan_pop(skb));
-	snap(skb, 21);
+	vlan_snap(skb, 21);
 	/* pop with no tag at all: 0 */
 	rec(30, bpf_skb_vlan_pop(skb));
-	snap(skb, 31);
+	vlan_snap(skb, 31);
 	/* push 802.1Q: offloaded, the bytes stay */
 	rec(40, bpf_skb_vlan_push(skb, bpf_htons(ETH_P_8021Q), 0x1064));
-	snap(skb, 41);
+	vlan_snap(skb, 41);
 	/* push 802.1AD on top: the 802.1Q tag goes into the data */
 	rec(50, bpf_skb_vlan_push(skb, bpf_htons(ETH_P_8021AD), 0xf123));
-	snap(skb, 51);
+	vlan_snap(skb, 51);
 	/* pop the offloaded 802.1AD tag; the in-band 802.1Q one moves to offload */
 	rec(60, bpf_skb_vlan_pop(skb));
-	snap(skb, 61);
+	vlan_snap(skb, 61);
 	/* pop the last one */
 	rec(70, bpf_skb_vlan_pop(skb));
-	snap(skb, 71);
+	vlan_snap(skb, 71);
 	return TC_ACT_OK;
 }

@@ -9,19 +9,6 @@
  */
 #include "exb.h"
 
-static __always_inline void snap(struct __sk_buff *skb, __u32 base)
-{
-	__u32 w = 0;
-
-	rec(base + 0, skb->vlan_present);
-	rec(base + 1, skb->vlan_tci);
-	rec(base + 2, skb->vlan_proto);
-	rec(base + 3, skb->protocol);
-	rec(base + 4, skb->len);
-	rec(base + 5, bpf_skb_load_bytes_relative(skb, 0, &w, sizeof(w), BPF_HDR_START_NET));
-	rec(base + 6, w);
-}
-
 SEC("tc")
 int ex_vlan_push(struct __sk_buff *skb)
 {
@@ -31,21 +18,21 @@ int ex_vlan_push(struct __sk_buff *skb)
 	frame++;
 	/* bad protocol 0x1234: 802.1Q */
 	rec(10, bpf_skb_vlan_push(skb, bpf_htons(0x1234), 5));
-	snap(skb, 11);
+	vlan_snap(skb, 11);
 	/* TCI 0x3fffe -> 0xfffe, protocol 0x1000000a888 -> 802.1AD */
 	rec(20, bpf_skb_vlan_push(skb, proto, tci));
-	snap(skb, 21);
+	vlan_snap(skb, 21);
 	/* a third tag: two tags in the data now */
 	rec(30, bpf_skb_vlan_push(skb, bpf_htons(ETH_P_8021Q), 0));
-	snap(skb, 31);
+	vlan_snap(skb, 31);
 	rec(40, bpf_skb_vlan_pop(skb));
-	snap(skb, 41);
+	vlan_snap(skb, 41);
 	rec(50, bpf_skb_vlan_pop(skb));
-	snap(skb, 51);
+	vlan_snap(skb, 51);
 	rec(60, bpf_skb_vlan_pop(skb));
-	snap(skb, 61);
+	vlan_snap(skb, 61);
 	/* the frame's own tag if it had one */
 	rec(70, bpf_skb_vlan_pop(skb));
-	snap(skb, 71);
+	vlan_snap(skb, 71);
 	return TC_ACT_OK;
 }

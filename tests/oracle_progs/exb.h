@@ -50,3 +50,19 @@ static __always_inline void rec_blob(__u32 check, const struct blob *b)
 }
 
 char LICENSE[] SEC("license") = "GPL";
+
+/* The skb after a VLAN step (ex_vlan, ex_vlan_push), checks base .. base + 6:
+ * the offload state, protocol, length and the network header's first bytes
+ * (where pop/push left it). */
+static __always_inline void vlan_snap(struct __sk_buff *skb, __u32 base)
+{
+	__u32 w = 0;
+
+	rec(base + 0, skb->vlan_present);
+	rec(base + 1, skb->vlan_tci);
+	rec(base + 2, skb->vlan_proto);
+	rec(base + 3, skb->protocol);
+	rec(base + 4, skb->len);
+	rec(base + 5, bpf_skb_load_bytes_relative(skb, 0, &w, sizeof(w), BPF_HDR_START_NET));
+	rec(base + 6, w);
+}
