@@ -72,7 +72,7 @@ class ProgramSet {
   ProgramSetOptions options_;
   std::unique_ptr<maps::ObjectMaps> maps_;
   std::vector<std::unique_ptr<LoadedProgram>> programs_;
-  std::vector<std::unique_ptr<vm::HelperTable>> helper_tables_;  // one per program type used
+  std::vector<std::unique_ptr<vm::HelperTable>> helper_tables_;  // one per program (by its type)
   std::vector<vm::MemoryRegion> map_regions_;
 };
 
