@@ -47,8 +47,22 @@ namespace {
 // kernel's x86 JIT. r1..r5 are the System V argument registers, so helpers
 // are called with no shuffling; r6..r9 are callee-saved in both ABIs.
 enum X86 : uint32_t {
-  RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSP = 4, RBP = 5, RSI = 6, RDI = 7,
-  R8 = 8, R9 = 9, R10 = 10, R11 = 11, R12 = 12, R13 = 13, R14 = 14, R15 = 15,
+  RAX = 0,
+  RCX = 1,
+  RDX = 2,
+  RBX = 3,
+  RSP = 4,
+  RBP = 5,
+  RSI = 6,
+  RDI = 7,
+  R8 = 8,
+  R9 = 9,
+  R10 = 10,
+  R11 = 11,
+  R12 = 12,
+  R13 = 13,
+  R14 = 14,
+  R15 = 15,
 };
 constexpr uint32_t kRegMap[vm::kNumRegs] = {
     RAX,  // r0: return value
@@ -122,11 +136,21 @@ uint64_t call_back(vm::detail::CallbackSite* self, uint64_t fn, const uint64_t a
   return ctx->status != 0 ? 1 : r0;
 }
 
-x86::Gp q(uint32_t id) { return x86::gpq(id); }
-x86::Gp d(uint32_t id) { return x86::gpd(id); }
-x86::Gp w(uint32_t id) { return x86::gpw(id); }
-x86::Gp b(uint32_t id) { return x86::gpb(id); }
-x86::Gp sized(uint32_t id, bool is64) { return is64 ? q(id) : d(id); }
+x86::Gp q(uint32_t id) {
+  return x86::gpq(id);
+}
+x86::Gp d(uint32_t id) {
+  return x86::gpd(id);
+}
+x86::Gp w(uint32_t id) {
+  return x86::gpw(id);
+}
+x86::Gp b(uint32_t id) {
+  return x86::gpb(id);
+}
+x86::Gp sized(uint32_t id, bool is64) {
+  return is64 ? q(id) : d(id);
+}
 x86::Mem ctx_field(size_t offset, uint32_t size) {
   return x86::ptr(q(kCtx), static_cast<int32_t>(offset), size);
 }
@@ -161,7 +185,9 @@ class Compiler {
 
  private:
   [[noreturn]] void refuse(size_t i, const std::string& why) const { throw LoadError(i, why); }
-  Label target(size_t i, int64_t rel) { return labels_[static_cast<size_t>(static_cast<int64_t>(i) + 1 + rel)]; }
+  Label target(size_t i, int64_t rel) {
+    return labels_[static_cast<size_t>(static_cast<int64_t>(i) + 1 + rel)];
+  }
   void abort_with(vm::ExecStatus status, size_t i);
 
   void emit_trampoline();
@@ -191,9 +217,9 @@ class Compiler {
   const uint64_t* callx_table_;
   uint64_t jit_vptr_;
   int32_t tail_entry_offset_;
-  std::vector<Label> labels_;     // each instruction, past any prologue
-  std::vector<Label> fn_entry_;   // each instruction that starts a function: its prologue
-  Label abort_;                   // r0 = 0, unwind to the trampoline
+  std::vector<Label> labels_;    // each instruction, past any prologue
+  std::vector<Label> fn_entry_;  // each instruction that starts a function: its prologue
+  Label abort_;                  // r0 = 0, unwind to the trampoline
   Label tramp_done_;
   Label cb_tramp_;
   bool has_callbacks_ = false;  // loads function pointers: helper calls publish the site
@@ -542,17 +568,39 @@ void Compiler::emit_jmp(size_t i, const Insn& in) {
   const Imm K = is64 ? Imm(static_cast<int64_t>(in.imm)) : Imm(static_cast<uint32_t>(in.imm));
   x86::CondCode cc;
   switch (jop) {
-    case op::kJeq: cc = x86::CondCode::kE; break;
-    case op::kJne: cc = x86::CondCode::kNE; break;
-    case op::kJgt: cc = x86::CondCode::kA; break;
-    case op::kJge: cc = x86::CondCode::kAE; break;
-    case op::kJlt: cc = x86::CondCode::kB; break;
-    case op::kJle: cc = x86::CondCode::kBE; break;
-    case op::kJsgt: cc = x86::CondCode::kG; break;
-    case op::kJsge: cc = x86::CondCode::kGE; break;
-    case op::kJslt: cc = x86::CondCode::kL; break;
-    case op::kJsle: cc = x86::CondCode::kLE; break;
-    case op::kJset: cc = x86::CondCode::kNZ; break;
+    case op::kJeq:
+      cc = x86::CondCode::kE;
+      break;
+    case op::kJne:
+      cc = x86::CondCode::kNE;
+      break;
+    case op::kJgt:
+      cc = x86::CondCode::kA;
+      break;
+    case op::kJge:
+      cc = x86::CondCode::kAE;
+      break;
+    case op::kJlt:
+      cc = x86::CondCode::kB;
+      break;
+    case op::kJle:
+      cc = x86::CondCode::kBE;
+      break;
+    case op::kJsgt:
+      cc = x86::CondCode::kG;
+      break;
+    case op::kJsge:
+      cc = x86::CondCode::kGE;
+      break;
+    case op::kJslt:
+      cc = x86::CondCode::kL;
+      break;
+    case op::kJsle:
+      cc = x86::CondCode::kLE;
+      break;
+    case op::kJset:
+      cc = x86::CondCode::kNZ;
+      break;
     default:
       refuse(i, fmt::format("jump opcode {:#04x} not supported by the JIT", in.code));
   }
@@ -606,8 +654,8 @@ void Compiler::emit_tail_call() {
   a_.cmp(ctx_field(offsetof(RunCtx, tail_calls), 4), vm::kMaxTailCalls);
   a_.jae(fall);
   for (uint32_t r : {RAX, RDI, RSI, RDX, RCX, R8}) a_.push(q(r));  // 48 bytes: still aligned
-  a_.mov(x86::rdi, x86::rsi);  // map
-  a_.mov(x86::esi, x86::edx);  // index, u32
+  a_.mov(x86::rdi, x86::rsi);                                      // map
+  a_.mov(x86::esi, x86::edx);                                      // index, u32
   a_.mov(q(kTmp3), reinterpret_cast<uint64_t>(runtime_.prog_array_get));
   a_.call(q(kTmp3));
   a_.test(x86::rax, x86::rax);
@@ -652,13 +700,16 @@ void Compiler::emit_ldx(const Insn& in) {
   const bool sx = op::mode(in.code) == op::kMemSx;
   switch (op::size(in.code)) {
     case op::kB:
-      sx ? a_.movsx(q(rd), x86::byte_ptr(base, in.off)) : a_.movzx(d(rd), x86::byte_ptr(base, in.off));
+      sx ? a_.movsx(q(rd), x86::byte_ptr(base, in.off))
+         : a_.movzx(d(rd), x86::byte_ptr(base, in.off));
       break;
     case op::kH:
-      sx ? a_.movsx(q(rd), x86::word_ptr(base, in.off)) : a_.movzx(d(rd), x86::word_ptr(base, in.off));
+      sx ? a_.movsx(q(rd), x86::word_ptr(base, in.off))
+         : a_.movzx(d(rd), x86::word_ptr(base, in.off));
       break;
     case op::kW:
-      sx ? a_.movsxd(q(rd), x86::dword_ptr(base, in.off)) : a_.mov(d(rd), x86::dword_ptr(base, in.off));
+      sx ? a_.movsxd(q(rd), x86::dword_ptr(base, in.off))
+         : a_.mov(d(rd), x86::dword_ptr(base, in.off));
       break;
     default:
       a_.mov(q(rd), x86::qword_ptr(base, in.off));
@@ -732,10 +783,18 @@ void Compiler::emit_atomic(size_t i, const Insn& in) {
   }
   if (!fetch) {
     switch (base_op) {
-      case 0x00: a_.lock().add(m, S); break;
-      case 0x40: a_.lock().or_(m, S); break;
-      case 0x50: a_.lock().and_(m, S); break;
-      default: a_.lock().xor_(m, S); break;
+      case 0x00:
+        a_.lock().add(m, S);
+        break;
+      case 0x40:
+        a_.lock().or_(m, S);
+        break;
+      case 0x50:
+        a_.lock().and_(m, S);
+        break;
+      default:
+        a_.lock().xor_(m, S);
+        break;
     }
     return;
   }
@@ -755,9 +814,15 @@ void Compiler::emit_atomic(size_t i, const Insn& in) {
   a_.bind(loop);
   a_.mov(sized(kCtx, is64), sized(RAX, is64));
   switch (base_op) {
-    case 0x40: a_.or_(sized(kCtx, is64), sized(kTmp1, is64)); break;
-    case 0x50: a_.and_(sized(kCtx, is64), sized(kTmp1, is64)); break;
-    default: a_.xor_(sized(kCtx, is64), sized(kTmp1, is64)); break;
+    case 0x40:
+      a_.or_(sized(kCtx, is64), sized(kTmp1, is64));
+      break;
+    case 0x50:
+      a_.and_(sized(kCtx, is64), sized(kTmp1, is64));
+      break;
+    default:
+      a_.xor_(sized(kCtx, is64), sized(kTmp1, is64));
+      break;
   }
   a_.lock().cmpxchg(addr, sized(kCtx, is64), sized(RAX, is64));
   a_.jnz(loop);
@@ -834,7 +899,8 @@ void Compiler::emit_packet_load(size_t i, const Insn& in) {
 }  // namespace
 
 Jit::Jit(const vm::Program& program, const vm::Runtime& runtime_in, JitOptions options) {
-  if (options.blind_constants) throw LoadError(LoadError::kNoInsn, "constant blinding is not implemented");
+  if (options.blind_constants)
+    throw LoadError(LoadError::kNoInsn, "constant blinding is not implemented");
   vm::Runtime runtime = runtime_in;
   if (runtime.helpers == nullptr) runtime.helpers = program.helpers();
   callx_table_.assign(vm::HelperTable::kMaxId, 0);
@@ -868,7 +934,8 @@ Jit::Jit(const vm::Program& program, const vm::Runtime& runtime_in, JitOptions o
   void* mem = mmap(nullptr, map_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) throw LoadError(LoadError::kNoInsn, "mmap of the code failed");
   mem_ = mem;
-  if (code.relocateToBase(reinterpret_cast<uint64_t>(mem)) != kErrorOk || errors.error != kErrorOk) {
+  if (code.relocateToBase(reinterpret_cast<uint64_t>(mem)) != kErrorOk ||
+      errors.error != kErrorOk) {
     munmap(mem_, map_size_);
     throw LoadError(LoadError::kNoInsn, "asmjit: relocation failed: " + errors.text);
   }
@@ -879,7 +946,8 @@ Jit::Jit(const vm::Program& program, const vm::Runtime& runtime_in, JitOptions o
     throw LoadError(LoadError::kNoInsn, "mprotect of the code failed");
   }
   entry_ = reinterpret_cast<EntryFn>(mem);
-  cb_tramp_ = static_cast<const char*>(mem) + code.labelOffsetFromBase(compiler.callback_trampoline());
+  cb_tramp_ =
+      static_cast<const char*>(mem) + code.labelOffsetFromBase(compiler.callback_trampoline());
   tail_entry_ = static_cast<const char*>(mem) + code.labelOffsetFromBase(compiler.body());
 }
 

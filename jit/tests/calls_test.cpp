@@ -20,13 +20,27 @@ namespace {
 Insn I(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
   return Insn::make(code, dst, src, off, imm);
 }
-Insn mov64(uint8_t d, int32_t imm) { return I(op::kAlu64 | op::kMov | op::kK, d, 0, 0, imm); }
-Insn movr(uint8_t d, uint8_t s) { return I(op::kAlu64 | op::kMov | op::kX, d, s, 0, 0); }
-Insn add64(uint8_t d, uint8_t s) { return I(op::kAlu64 | op::kAdd | op::kX, d, s, 0, 0); }
-Insn addi(uint8_t d, int32_t imm) { return I(op::kAlu64 | op::kAdd | op::kK, d, 0, 0, imm); }
-Insn call_helper(int32_t id) { return I(op::kCallCode, 0, op::kPseudoHelper, 0, id); }
-Insn call_local(int32_t rel) { return I(op::kCallCode, 0, op::kPseudoCall, 0, rel); }
-Insn exit_() { return I(op::kExitCode, 0, 0, 0, 0); }
+Insn mov64(uint8_t d, int32_t imm) {
+  return I(op::kAlu64 | op::kMov | op::kK, d, 0, 0, imm);
+}
+Insn movr(uint8_t d, uint8_t s) {
+  return I(op::kAlu64 | op::kMov | op::kX, d, s, 0, 0);
+}
+Insn add64(uint8_t d, uint8_t s) {
+  return I(op::kAlu64 | op::kAdd | op::kX, d, s, 0, 0);
+}
+Insn addi(uint8_t d, int32_t imm) {
+  return I(op::kAlu64 | op::kAdd | op::kK, d, 0, 0, imm);
+}
+Insn call_helper(int32_t id) {
+  return I(op::kCallCode, 0, op::kPseudoHelper, 0, id);
+}
+Insn call_local(int32_t rel) {
+  return I(op::kCallCode, 0, op::kPseudoCall, 0, rel);
+}
+Insn exit_() {
+  return I(op::kExitCode, 0, 0, 0, 0);
+}
 
 uint64_t sum5(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e) {
   // Touches SSE state with 16-byte aligned locals: a misaligned stack at the
@@ -37,7 +51,9 @@ uint64_t sum5(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e) {
   alignas(16) volatile uint64_t v[4] = {a, b, c, d};
   return v[0] + 10 * v[1] + 100 * v[2] + 1000 * v[3] + 10000 * e;
 }
-uint64_t tail_stub(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return 0xdead; }
+uint64_t tail_stub(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+  return 0xdead;
+}
 
 const vm::HelperTable& table() {
   static const vm::HelperTable t = [] {
@@ -157,14 +173,14 @@ TEST(JitCalls, CallDepthLimitAsTheInterpreter) {
 
 TEST(JitCalls, HelperAndCallx) {
   const std::vector<Insn> p = {
-      mov64(1, 1), mov64(2, 2), mov64(3, 3), mov64(4, 4), mov64(5, 5),
-      call_helper(1),
-      movr(6, 0),
-      mov64(7, 1),
-      mov64(1, 6), mov64(2, 7), mov64(3, 8), mov64(4, 9), mov64(5, 0),
-      I(op::kCallxCode, 7, 0, 0, 0),
-      add64(0, 6),
-      exit_(),
+      mov64(1, 1), mov64(2, 2),
+      mov64(3, 3), mov64(4, 4),
+      mov64(5, 5), call_helper(1),
+      movr(6, 0),  mov64(7, 1),
+      mov64(1, 6), mov64(2, 7),
+      mov64(3, 8), mov64(4, 9),
+      mov64(5, 0), I(op::kCallxCode, 7, 0, 0, 0),
+      add64(0, 6), exit_(),
   };
   const Both b = run_both(p);
   ASSERT_EQ(b.s2, vm::ExecStatus::kOk);
@@ -202,7 +218,8 @@ TEST(JitTailCalls, AtMost33AndFallThrough) {
   const vm::Program prog = load(self_tail_caller());
   Jit jit(prog, runtime());
   vm::Interpreter interp(prog, runtime());
-  for (const vm::Engine* e : {static_cast<const vm::Engine*>(&jit), static_cast<const vm::Engine*>(&interp)}) {
+  for (const vm::Engine* e :
+       {static_cast<const vm::Engine*>(&jit), static_cast<const vm::Engine*>(&interp)}) {
     FakeArray array{{e}};
     uint64_t mem[2] = {0, reinterpret_cast<uint64_t>(&array)};
     vm::ExecArgs args;
@@ -274,11 +291,7 @@ TEST(JitPacket, LdAbsLdIndAndOutOfBounds) {
   EXPECT_EQ(b.r1, b.r2);
   // Out of bounds inside a subprogram: the whole run ends with r0 = 0.
   const std::vector<Insn> q = {
-      movr(6, 1),
-      call_local(2),
-      mov64(0, 9),
-      exit_(),
-      I(op::kLd | op::kAbs | op::kW, 0, 0, 0, 6),
+      movr(6, 1), call_local(2), mov64(0, 9), exit_(), I(op::kLd | op::kAbs | op::kW, 0, 0, 0, 6),
       exit_(),
   };
   const Both c = run_both(q, reinterpret_cast<uint64_t>(&pkt));

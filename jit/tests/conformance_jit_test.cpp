@@ -21,8 +21,7 @@ conf::EngineFactory jit_factory() {
 }
 
 TEST(JitConformance, PassesAll313) {
-  ASSERT_TRUE(std::filesystem::exists(kCorpus))
-      << "the conformance corpus is missing: " << kCorpus;
+  ASSERT_TRUE(std::filesystem::exists(kCorpus)) << "the conformance corpus is missing: " << kCorpus;
   const std::vector<conf::Case> cases = conf::read_corpus(kCorpus);
   ASSERT_EQ(cases.size(), 313u);
   size_t passed = 0;

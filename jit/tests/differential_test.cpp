@@ -86,7 +86,8 @@ class Gen {
     }
     std::vector<size_t> call_at;
     for (size_t u = 0; u < units.size(); ++u) {
-      for (size_t v : local_calls) if (v == u) call_at.push_back(p.size());
+      for (size_t v : local_calls)
+        if (v == u) call_at.push_back(p.size());
       p.insert(p.end(), units[u].begin(), units[u].end());
     }
     // Fold r1..r9 and the stack into r0: r0 = r0 * 31 + x.
@@ -113,21 +114,32 @@ class Gen {
  private:
   uint64_t value() {
     switch (rng_() % 6) {
-      case 0: return 0;
-      case 1: return static_cast<uint64_t>(-1);
-      case 2: return 0x8000000000000000ull;
-      case 3: return 0x80000000ull;
-      case 4: return rng_() % 70;
-      default: return rng_();
+      case 0:
+        return 0;
+      case 1:
+        return static_cast<uint64_t>(-1);
+      case 2:
+        return 0x8000000000000000ull;
+      case 3:
+        return 0x80000000ull;
+      case 4:
+        return rng_() % 70;
+      default:
+        return rng_();
     }
   }
   int32_t imm() {
     switch (rng_() % 6) {
-      case 0: return 0;
-      case 1: return -1;
-      case 2: return INT32_MIN;
-      case 3: return static_cast<int32_t>(rng_() % 70);
-      default: return static_cast<int32_t>(rng_());
+      case 0:
+        return 0;
+      case 1:
+        return -1;
+      case 2:
+        return INT32_MIN;
+      case 3:
+        return static_cast<int32_t>(rng_() % 70);
+      default:
+        return static_cast<int32_t>(rng_());
     }
   }
   uint8_t reg() { return static_cast<uint8_t>(rng_() % 10); }
@@ -143,9 +155,8 @@ class Gen {
     static const uint8_t kAluOps[] = {op::kAdd, op::kSub, op::kMul, op::kDiv, op::kOr,
                                       op::kAnd, op::kLsh, op::kRsh, op::kNeg, op::kMod,
                                       op::kXor, op::kMov, op::kArsh};
-    static const uint8_t kJmpOps[] = {op::kJeq, op::kJgt, op::kJge, op::kJset, op::kJne,
-                                      op::kJsgt, op::kJsge, op::kJlt, op::kJle, op::kJslt,
-                                      op::kJsle};
+    static const uint8_t kJmpOps[] = {op::kJeq,  op::kJgt, op::kJge, op::kJset, op::kJne, op::kJsgt,
+                                      op::kJsge, op::kJlt, op::kJle, op::kJslt, op::kJsle};
     static const uint32_t kSizes[] = {1, 2, 4, 8};
     const uint32_t kind = rng_() % (alu_only ? 77 : 100);
     if (kind < 55) {
@@ -160,15 +171,19 @@ class Gen {
         static const int16_t kSx64[] = {8, 16, 32}, kSx32[] = {8, 16};
         off = is64 ? kSx64[rng_() % 3] : kSx32[rng_() % 2];
       }
-      return x ? I(cls | o | op::kX, reg(), reg(), off, 0) : I(cls | o | op::kK, reg(), 0, off, imm());
+      return x ? I(cls | o | op::kX, reg(), reg(), off, 0)
+               : I(cls | o | op::kK, reg(), 0, off, imm());
     }
     if (kind < 60) {
       static const int32_t kWidths[] = {16, 32, 64};
       const int32_t width = kWidths[rng_() % 3];
       switch (rng_() % 3) {
-        case 0: return I(op::kAlu | op::kEnd | op::kToLe, reg(), 0, 0, width);
-        case 1: return I(op::kAlu | op::kEnd | op::kToBe, reg(), 0, 0, width);
-        default: return I(op::kAlu64 | op::kEnd | op::kToLe, reg(), 0, 0, width);
+        case 0:
+          return I(op::kAlu | op::kEnd | op::kToLe, reg(), 0, 0, width);
+        case 1:
+          return I(op::kAlu | op::kEnd | op::kToBe, reg(), 0, 0, width);
+        default:
+          return I(op::kAlu64 | op::kEnd | op::kToLe, reg(), 0, 0, width);
       }
     }
     if (kind < 75) {
@@ -191,8 +206,8 @@ class Gen {
     if (kind < 89) return I(op::kStx | op::kMem | sz, 10, reg(), slot_off(size), 0);
     if (kind < 92) return I(op::kSt | op::kMem | sz, 10, 0, slot_off(size), imm());
     // Atomics, 4 or 8 bytes.
-    static const int32_t kAtomics[] = {0x00, 0x40, 0x50, 0xa0, 0x01, 0x41, 0x51, 0xa1,
-                                       op::kAtomicXchg, op::kAtomicCmpXchg};
+    static const int32_t kAtomics[] = {
+        0x00, 0x40, 0x50, 0xa0, 0x01, 0x41, 0x51, 0xa1, op::kAtomicXchg, op::kAtomicCmpXchg};
     const uint32_t asize = rng_() % 2 ? 4 : 8;
     return I(op::kStx | op::kAtomic | op::size_code(asize), 10, reg(), slot_off(asize),
              kAtomics[rng_() % std::size(kAtomics)]);

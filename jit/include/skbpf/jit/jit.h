@@ -54,7 +54,7 @@ class Jit final : public vm::Engine {
   size_t map_size_ = 0;
   size_t code_size_ = 0;
   EntryFn entry_ = nullptr;
-  const void* cb_tramp_ = nullptr;  // the callback trampoline (vm::call_function)
+  const void* cb_tramp_ = nullptr;     // the callback trampoline (vm::call_function)
   std::vector<uint64_t> callx_table_;  // helper id -> function (snapshot at load)
 };
 
