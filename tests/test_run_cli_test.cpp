@@ -189,9 +189,10 @@ TEST(TestRunCli, BadInputExitsTwoNamingTheProblem) {
   EXPECT_NE(r.out.find(bad + ":2: map 'blocked' has"), std::string::npos) << r.out;
   std::remove(bad.c_str());
 
-  r = run(fw + " --engine jit");
+  r = run(fw + " --engine bogus");
   EXPECT_EQ(r.status, 2);
-  EXPECT_NE(r.out.find("JIT"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--engine bogus: expected interp, interp-checked or jit"), std::string::npos)
+      << r.out;
   r = run(fw + " --repeat 0");
   EXPECT_EQ(r.status, 2) << r.out;
 }

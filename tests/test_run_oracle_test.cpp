@@ -102,9 +102,10 @@ struct SkbpfRun {
   int status = -1;
 };
 
-SkbpfRun run_skbpf(const Case& c, uint32_t repeat) {
+SkbpfRun run_skbpf(const Case& c, uint32_t repeat, const std::string& engine) {
   std::string cmd = std::string(SKBPF_TOOL) + " test-run " + obj(c) + " --prog " + c.name +
-                    " --pcap " + pcap(c) + " --json --repeat " + std::to_string(repeat);
+                    " --pcap " + pcap(c) + " --json --repeat " + std::to_string(repeat) +
+                    " --engine " + engine;
   if (exists(map_init_path(c))) cmd += " --map-init " + map_init_path(c);
   SkbpfRun r;
   // stderr (trace_printk lines, messages) apart from the JSON lines of stdout.
@@ -142,7 +143,7 @@ SkbpfRun run_skbpf(const Case& c, uint32_t repeat) {
 
 class TestRunOracle : public ::testing::TestWithParam<Case> {
  protected:
-  void compare(uint32_t repeat);
+  void compare(uint32_t repeat, const std::string& engine = "interp-checked");
 };
 
 // One run per frame.
@@ -154,11 +155,18 @@ TEST_P(TestRunOracle, SameAsTheKernel) {
 TEST_P(TestRunOracle, SameAsTheKernelRepeated) {
   compare(3);
 }
+// The same on the JIT (issue 5), repeated too.
+TEST_P(TestRunOracle, SameAsTheKernelOnTheJit) {
+  compare(3, "jit");
+}
 
-void TestRunOracle::compare(uint32_t repeat) {
+void TestRunOracle::compare(uint32_t repeat, const std::string& engine) {
   const Case& c = GetParam();
   const std::string& name = c.name;
-  const SkbpfRun ours = run_skbpf(c, repeat);
+  const SkbpfRun ours = run_skbpf(c, repeat, engine);
+  // A program the JIT refuses runs on the interpreter and says so: then
+  // this would not be a test of the JIT.
+  EXPECT_EQ(ours.output.find("the JIT refused it"), std::string::npos) << ours.output;
   ASSERT_EQ(ours.status, 0) << ours.output;
   const std::vector<Bytes> frames = read_pcap(pcap(c));
   ASSERT_EQ(ours.frames.size(), frames.size()) << ours.output;
@@ -215,8 +223,8 @@ void TestRunOracle::compare(uint32_t repeat) {
         << name << ": map " << e.map << " key " << hex(e.key);
   }
   EXPECT_EQ(ours.maps.size(), kernel_elements) << name << ": skbpf's maps have other elements";
-  std::printf("%s (repeat %u): %zu frames compared with the kernel, %zu map elements\n",
-              name.c_str(), repeat, compared, kernel_elements);
+  std::printf("%s (%s, repeat %u): %zu frames compared with the kernel, %zu map elements\n",
+              name.c_str(), engine.c_str(), repeat, compared, kernel_elements);
 }
 
 INSTANTIATE_TEST_SUITE_P(Progs, TestRunOracle, ::testing::ValuesIn(cases()),

@@ -1,5 +1,5 @@
 // `skbpf test-run OBJ --prog NAME --pcap IN.pcap [--map-init FILE]
-//  [--engine interp|interp-checked] [--repeat N] [--out OUT.pcap] [--json]`
+//  [--engine interp-checked|interp|jit] [--repeat N] [--out OUT.pcap] [--json]`
 // (DESIGN.md §3): BPF_PROG_TEST_RUN's semantics on every frame of a
 // capture, then the maps. The work is dataplane/test_run.h's; this file
 // parses, prints and picks the exit code.
@@ -150,8 +150,7 @@ void run_test_run(const TestRunArgs& a) {
   } else if (a.engine == "interp-checked") {
     options.engine = dataplane::EngineKind::kInterpChecked;
   } else if (a.engine == "jit") {
-    throw ExitError(
-        2, "--engine jit: the JIT is not built yet (issue 5); use interp or interp-checked");
+    options.engine = dataplane::EngineKind::kJit;
   } else {
     throw ExitError(2,
                     fmt::format("--engine {}: expected interp, interp-checked or jit", a.engine));
@@ -218,7 +217,7 @@ void add_test_run_command(CLI::App& app) {
   cmd->add_option("--map-init", args->map_init, "map contents: 'MAP KEYHEX VALUEHEX|@PROG' lines");
   cmd->add_option("--engine", args->engine,
                   "interp-checked (default: every access checked, until the verifier lands), "
-                  "interp (trusts the program), jit (issue 5)");
+                  "interp (trusts the program), jit (machine code; trusts the program)");
   cmd->add_option("--repeat", args->repeat, "runs per frame; the duration is their mean")
       ->check(CLI::Range(1u, 100'000'000u));
   cmd->add_option("--out", args->out, "write the output frames to this pcap");

@@ -9,6 +9,7 @@
 
 #include "skbpf/helpers/catalogue.h"
 #include "skbpf/helpers/runtime.h"
+#include "skbpf/jit/jit.h"
 #include "skbpf/maps/prog_array.h"
 #include "skbpf/skb/ctx_rewrite.h"
 #include "skbpf/skb/skb.h"
@@ -43,6 +44,8 @@ const char* engine_name(EngineKind kind) {
       return "interp";
     case EngineKind::kInterpChecked:
       return "interp-checked";
+    case EngineKind::kJit:
+      return "jit";
   }
   return "?";
 }
@@ -80,10 +83,24 @@ std::unique_ptr<ProgramSet> ProgramSet::load(const std::string& path,
       const vm::Program program = vm::Program::load(loaded->insns, load);
       vm::Runtime runtime = helpers::skb_runtime(table);
       runtime.packet_load = &skb::packet_load;
-      vm::InterpreterOptions interp;
-      interp.checked = options.engine == EngineKind::kInterpChecked;
-      interp.step_limit = interp.checked ? options.step_limit : 0;
-      loaded->engine = std::make_unique<vm::Interpreter>(program, runtime, interp);
+      if (options.engine == EngineKind::kJit) {
+        try {
+          loaded->engine = std::make_unique<jit::Jit>(program, runtime);
+        } catch (const vm::LoadError& e) {
+          // The JIT refuses what it cannot compile yet: the same program on
+          // the (unchecked) interpreter, and the reason on stderr.
+          loaded->fallback_reason = e.what();
+          fmt::print(stderr,
+                     "skbpf: {}: program '{}' runs on the interpreter: the JIT refused it: {}\n",
+                     path, prog.name, e.what());
+        }
+      }
+      if (!loaded->engine) {
+        vm::InterpreterOptions interp;
+        interp.checked = options.engine == EngineKind::kInterpChecked;
+        interp.step_limit = interp.checked ? options.step_limit : 0;
+        loaded->engine = std::make_unique<vm::Interpreter>(program, runtime, interp);
+      }
     } catch (const vm::LoadError& e) {
       throw std::runtime_error(fmt::format("{}: program '{}' (section {}): {}", path, prog.name,
                                            prog.section, e.what()));

@@ -23,6 +23,8 @@ namespace skbpf::dataplane {
 enum class EngineKind {
   kInterp,         // the fast interpreter: trusts the program (no verifier yet, issue 6)
   kInterpChecked,  // every memory access checked, loops bounded: safe for any program
+  kJit,            // x86-64 machine code (jit/); trusts the program. A program the JIT
+                   // refuses runs on the fast interpreter, with a log line saying why.
 };
 const char* engine_name(EngineKind kind);
 
@@ -41,6 +43,7 @@ struct LoadedProgram {
   uint32_t id = 0;
   std::vector<vm::Insn> insns;  // after context rewriting
   std::unique_ptr<vm::Engine> engine;
+  std::string fallback_reason;  // kJit: why this program runs on the interpreter, or ""
 };
 
 class ProgramSet {
