@@ -45,7 +45,10 @@ TestRunner::TestRunner(ProgramSet& set, const LoadedProgram& prog) : set_(set), 
   skb::ensure_eal();
   pool_ = skb::make_pool("testrun" + std::to_string(g_pool_seq++), 64, kDataRoom, 0);
   maps::set_this_lcore(0);
-  if (!maps::Qsbr::this_thread_online()) maps::Qsbr::global().online(0);
+  // Online only if the caller was not already a reader; the destructor
+  // undoes only what the constructor did.
+  went_online_ = !maps::Qsbr::this_thread_online();
+  if (went_online_) maps::Qsbr::global().online(0);
   regions_ = set.map_regions();
   skb::set_clone_sink(skb::CloneSink{&TestRunner::collect_clone, this});
 }
@@ -67,7 +70,7 @@ int TestRunner::collect_clone(void* self, rte_mbuf* copy, uint32_t ifindex, uint
 
 TestRunner::~TestRunner() {
   skb::set_clone_sink(skb::CloneSink{});
-  maps::Qsbr::global().offline(0);
+  if (went_online_) maps::Qsbr::global().offline(0);
   rte_mempool_free(pool_);
 }
 

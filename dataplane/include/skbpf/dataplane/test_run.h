@@ -76,6 +76,7 @@ class TestRunner {
   const LoadedProgram& prog_;
   rte_mempool* pool_ = nullptr;
   std::vector<vm::MemoryRegion> regions_;
+  bool went_online_ = false;  // this runner made the thread a QSBR reader
   std::vector<TestRunResult::Clone>* clones_ = nullptr;  // of the frame being run
   static int collect_clone(void* self, ::rte_mbuf* copy, uint32_t ifindex, uint64_t flags);
 };
