@@ -34,6 +34,7 @@
 
 #include "acl_native.h"
 #include "acl_packets.h"
+#include "skbpf/jit/jit.h"
 #include "skbpf/vm/insn.h"
 #include "skbpf/vm/interpreter.h"
 #include "skbpf/vm/program.h"
@@ -60,10 +61,11 @@ constexpr const char* kRteInterpBurst = "rte_bpf_interp_burst";
 constexpr const char* kRteJit = "rte_bpf_jit";
 constexpr const char* kSkbpfInterp = "skbpf_interp";
 constexpr const char* kSkbpfInterpBurst = "skbpf_interp_burst";
-constexpr const char* kSkbpfJit = "skbpf_jit";  // not built yet: always n/a
+constexpr const char* kSkbpfJit = "skbpf_jit";
+constexpr const char* kSkbpfJitBurst = "skbpf_jit_burst";
 const std::vector<const char*> kEngines = {kNative,           kNativeClang, kRteInterp,
                                            kRteInterpBurst,   kRteJit,      kSkbpfInterp,
-                                           kSkbpfInterpBurst, kSkbpfJit};
+                                           kSkbpfInterpBurst, kSkbpfJit,    kSkbpfJitBurst};
 
 constexpr const char* kRteNotFinishing = "n/a (rte_bpf verifier does not finish)";
 
@@ -77,8 +79,10 @@ struct Workload {
   std::vector<uint8_t> bytes;
   std::optional<skbpf::vm::Program> program;
   std::unique_ptr<skbpf::vm::Interpreter> interp;
+  std::unique_ptr<skbpf::jit::Jit> jit;
   double skbpf_load_ms = 0;
-  rte_bpf* rte = nullptr;  // nullptr when skipped (rte_skip says why)
+  double skbpf_jit_ms = 0;  // Jit construction alone (the Program is shared)
+  rte_bpf* rte = nullptr;   // nullptr when skipped (rte_skip says why)
   std::string rte_skip;
   rte_bpf_jit rte_jit{};
   double rte_load_s = 0;
@@ -176,6 +180,9 @@ void load(Workload* w, const Options& opt) {
     w->program.emplace(skbpf::vm::Program::load(skbpf::vm::insns_from_bytes(w->bytes)));
     w->interp = std::make_unique<skbpf::vm::Interpreter>(*w->program, skbpf::vm::Runtime{});
     w->skbpf_load_ms = seconds_since(start) * 1e3;
+    start = Clock::now();
+    w->jit = std::make_unique<skbpf::jit::Jit>(*w->program, skbpf::vm::Runtime{});
+    w->skbpf_jit_ms = seconds_since(start) * 1e3;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "acl_bench: skbpf refused acl%d.bin: %s\n", w->rules, e.what());
     std::exit(1);
@@ -209,7 +216,7 @@ void load(Workload* w, const Options& opt) {
   if (rte_bpf_get_jit(w->rte, &w->rte_jit) != 0) w->rte_jit = {};
 }
 
-uint64_t skbpf_exec(const skbpf::vm::Interpreter& interp, const uint8_t* frame,
+uint64_t skbpf_exec(const skbpf::vm::Engine& interp, const uint8_t* frame,
                     skbpf::vm::ExecStatus* status) {
   uint64_t r0 = 0;
   *status = interp.exec(
@@ -255,6 +262,18 @@ bool verify(const Workload& w) {
     bad++;
   }
   for (int i = 0; i < ACL_NPKT; i++) check(kSkbpfInterpBurst, i, rcs[i]);
+  for (int i = 0; i < ACL_NPKT; i++) {
+    skbpf::vm::ExecStatus status;
+    const uint64_t r0 = skbpf_exec(*w.jit, g_frames[i], &status);
+    if (status != skbpf::vm::ExecStatus::kOk) bad++;
+    check(kSkbpfJit, i, r0);
+    if (w.jit->function() != nullptr) {
+      check(kSkbpfJit, i, w.jit->function()(reinterpret_cast<uint64_t>(g_frames[i]), ACL_PKT_LEN));
+    }
+  }
+  std::fill(std::begin(rcs), std::end(rcs), ~uint64_t{0});
+  if (w.jit->exec_burst(g_ctxs, rcs, ACL_NPKT) != 0) bad++;
+  for (int i = 0; i < ACL_NPKT; i++) check(kSkbpfJitBurst, i, rcs[i]);
 
   if (w.rte != nullptr) {
     for (int i = 0; i < ACL_NPKT; i++) check(kRteInterp, i, rte_bpf_exec(w.rte, g_frames[i]));
@@ -347,6 +366,18 @@ void register_benchmarks(const Workload& w) {
   });
   add_burst(w.rules, kSkbpfInterpBurst,
             [interp](void** ctxs, uint64_t* rcs) { interp->exec_burst(ctxs, rcs, ACL_NPKT); });
+  const skbpf::jit::Jit* jit = w.jit.get();
+  // As rte_bpf_jit's row: the machine code called as a plain function
+  // (Jit::function(), DPDK's rte_bpf_get_jit), not through Engine::exec.
+  const skbpf::jit::Jit::Function fn = jit->function();
+  if (fn == nullptr) {
+    std::fprintf(stderr, "acl_bench: the JIT gave no plain function for %d rules\n", w.rules);
+    std::exit(1);
+  }
+  add_per_frame(w.rules, kSkbpfJit,
+                [fn](const uint8_t* p) { return fn(reinterpret_cast<uint64_t>(p), ACL_PKT_LEN); });
+  add_burst(w.rules, kSkbpfJitBurst,
+            [jit](void** ctxs, uint64_t* rcs) { jit->exec_burst(ctxs, rcs, ACL_NPKT); });
 }
 
 // ---- Results: a reporter that records each benchmark's figure and passes
@@ -454,7 +485,6 @@ std::string missing_reason(const Workload& w, const char* engine) {
   bool rte = std::strncmp(engine, "rte_bpf", 7) == 0;
   if (rte && w.rte == nullptr) return w.rte_skip;
   if (std::strcmp(engine, kRteJit) == 0 && w.rte_jit.func == nullptr) return "n/a (no rte_bpf JIT)";
-  if (std::strcmp(engine, kSkbpfJit) == 0) return "n/a (skbpf JIT not built yet)";
   return "n/a (not run: --benchmark_filter?)";
 }
 
@@ -469,7 +499,9 @@ const std::vector<Ratio> kRatios = {
     {"skbpf_interp_burst / rte_bpf_interp_burst", kSkbpfInterpBurst, kRteInterpBurst, 0},
     {"skbpf_interp / native", kSkbpfInterp, kNative, 0},
     {"rte_bpf_jit / native", kRteJit, kNative, 0},
-    {"skbpf_jit / native", kSkbpfJit, kNative, 0},
+    {"skbpf_jit / native_clang", kSkbpfJit, kNativeClang, 1.25},
+    {"skbpf_jit / rte_bpf_jit", kSkbpfJit, kRteJit, 0.8},
+    {"skbpf_jit_burst / native_clang", kSkbpfJitBurst, kNativeClang, 0},
 };
 
 std::optional<double> ratio(const SummaryReporter& rep, int rules, const Ratio& r) {
@@ -524,7 +556,7 @@ void print_table(const SummaryReporter& rep, const std::vector<Workload>& ws) {
     std::string label = r.label;
     if (r.target > 0) {
       char buf[32];
-      std::snprintf(buf, sizeof(buf), " (target <= %.2g)", r.target);
+      std::snprintf(buf, sizeof(buf), " (target <= %.3g)", r.target);
       label += buf;
     }
     std::printf("%-44s", label.c_str());
@@ -553,6 +585,8 @@ void print_table(const SummaryReporter& rep, const std::vector<Workload>& ws) {
   }
   std::printf("\n%-44s", "skbpf Program::load + Interpreter, ms");
   for (const Workload& w : ws) std::printf("%12.3f", w.skbpf_load_ms);
+  std::printf("\n%-44s", "skbpf JIT compile (Jit from the Program), ms");
+  for (const Workload& w : ws) std::printf("%12.3f", w.skbpf_jit_ms);
   std::printf("\n");
   for (size_t i = 0; i < notes.size(); i++) std::printf("[%zu] %s\n", i + 1, notes[i].c_str());
 }
@@ -592,7 +626,8 @@ void print_json(const SummaryReporter& rep, const std::vector<Workload>& ws) {
       std::printf("%s\"%s\": %s", first ? "" : ", ", r.label, num(ratio(rep, w.rules, r)).c_str());
       first = false;
     }
-    std::printf("},\n     \"rte_bpf_load_s\": %s, \"skbpf_load_ms\": %s}",
+    std::printf("},\n     \"skbpf_jit_ms\": %s,", num(w.skbpf_jit_ms).c_str());
+    std::printf("\n     \"rte_bpf_load_s\": %s, \"skbpf_load_ms\": %s}",
                 num(w.rte != nullptr ? std::optional<double>(w.rte_load_s) : std::nullopt).c_str(),
                 num(w.skbpf_load_ms).c_str());
   }

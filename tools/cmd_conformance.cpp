@@ -6,6 +6,7 @@
 #include <iterator>
 
 #include "commands.h"
+#include "skbpf/jit/jit.h"
 #include "skbpf/vm/conformance.h"
 
 namespace skbpf::tools {
@@ -16,7 +17,12 @@ namespace conf = skbpf::vm::conformance;
 
 conf::EngineFactory engine_by_name(const std::string& name) {
   if (name == "interp") return conf::checked_interpreter();
-  throw ExitError(2, fmt::format("unknown engine '{}' (available: interp)", name));
+  if (name == "jit") {
+    return [](const vm::Program& program, const vm::Runtime& runtime) {
+      return std::make_unique<jit::Jit>(program, runtime);
+    };
+  }
+  throw ExitError(2, fmt::format("unknown engine '{}' (available: jit, interp)", name));
 }
 
 void run_plugin(const std::string& mem_hex, const std::string& engine) {
@@ -27,7 +33,8 @@ void run_plugin(const std::string& mem_hex, const std::string& engine) {
   } catch (const std::exception& e) {
     throw ExitError(2, fmt::format("memory argument: {}", e.what()));
   }
-  const std::string text{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
+  const std::string text{std::istreambuf_iterator<char>(std::cin),
+                         std::istreambuf_iterator<char>()};
   try {
     program = vm::bytes_from_hex(text);
   } catch (const std::exception& e) {
@@ -52,8 +59,9 @@ void run_corpus(const std::string& path, const std::string& engine, bool verbose
     const bool ok = out.ok && out.r0 == c.expected;
     passed += ok;
     if (!ok) {
-      fmt::print("FAIL {}: {}\n", c.name,
-                 out.ok ? fmt::format("r0 = {:#x}, expected {:#x}", out.r0, c.expected) : out.error);
+      fmt::print(
+          "FAIL {}: {}\n", c.name,
+          out.ok ? fmt::format("r0 = {:#x}, expected {:#x}", out.r0, c.expected) : out.error);
     } else if (verbose) {
       fmt::print("ok   {}: r0 = {:#x}\n", c.name, out.r0);
     }
@@ -69,18 +77,20 @@ void add_conformance_commands(CLI::App& app) {
       "conformance-plugin",
       "bpf_conformance plugin: program hex bytes on stdin, r1 = memory, r2 = its length; prints r0 "
       "in hex");
-  static std::string mem_hex, plugin_engine = "interp";
+  static std::string mem_hex, plugin_engine = "jit";
   plugin->add_option("MEM_HEX", mem_hex, "input memory as hex bytes");
-  plugin->add_option("--engine", plugin_engine, "interp (jit arrives with the JIT)");
+  plugin->add_option("--engine", plugin_engine,
+                     "jit (default: x86-64 machine code) or interp (the checked interpreter)");
   plugin->callback([] { run_plugin(mem_hex, plugin_engine); });
 
   auto* corpus = app.add_subcommand("conformance", "run the bpf_conformance corpus and summarise");
   static std::string corpus_path = std::string(SKBPF_SHARED_DIR) + "/conformance/corpus.tsv";
-  static std::string corpus_engine = "interp";
+  static std::string corpus_engine = "jit";
   static bool verbose = false;
   corpus->add_option("--corpus", corpus_path, "corpus.tsv of the bpf_conformance suite")
       ->capture_default_str();
-  corpus->add_option("--engine", corpus_engine, "interp (jit arrives with the JIT)");
+  corpus->add_option("--engine", corpus_engine,
+                     "jit (default: x86-64 machine code) or interp (the checked interpreter)");
   corpus->add_flag("-v,--verbose", verbose, "print every case");
   corpus->callback([] { run_corpus(corpus_path, corpus_engine, verbose); });
 }

@@ -1,5 +1,5 @@
 // `skbpf test-run OBJ --prog NAME --pcap IN.pcap [--map-init FILE]
-//  [--engine interp-checked|interp|jit] [--repeat N] [--out OUT.pcap] [--json]`
+//  [--engine jit|interp|interp-checked] [--blind-constants] [--repeat N] [--out OUT.pcap] [--json]`
 // (DESIGN.md §3): BPF_PROG_TEST_RUN's semantics on every frame of a
 // capture, then the maps. The work is dataplane/test_run.h's; this file
 // parses, prints and picks the exit code.
@@ -25,7 +25,8 @@ struct TestRunArgs {
   std::string prog;
   std::string pcap;
   std::string map_init;
-  std::string engine = "interp-checked";
+  std::string engine = "jit";
+  bool blind_constants = false;
   uint32_t repeat = 1;
   std::string out;
   bool json = false;
@@ -151,6 +152,7 @@ void run_test_run(const TestRunArgs& a) {
     options.engine = dataplane::EngineKind::kInterpChecked;
   } else if (a.engine == "jit") {
     options.engine = dataplane::EngineKind::kJit;
+    options.blind_constants = a.blind_constants;
   } else {
     throw ExitError(2,
                     fmt::format("--engine {}: expected interp, interp-checked or jit", a.engine));
@@ -216,8 +218,11 @@ void add_test_run_command(CLI::App& app) {
   cmd->add_option("--pcap", args->pcap, "input frames (Ethernet pcap)")->required();
   cmd->add_option("--map-init", args->map_init, "map contents: 'MAP KEYHEX VALUEHEX|@PROG' lines");
   cmd->add_option("--engine", args->engine,
-                  "interp-checked (default: every access checked, until the verifier lands), "
-                  "interp (trusts the program), jit (machine code; trusts the program)");
+                  "jit (default: x86-64 machine code), interp (the fast interpreter), "
+                  "interp-checked (every memory access checked at run time: for programs "
+                  "not yet trusted, until the verifier lands)");
+  cmd->add_flag("--blind-constants", args->blind_constants,
+                "jit: constant blinding, as the kernel's bpf_jit_harden");
   cmd->add_option("--repeat", args->repeat, "runs per frame; the duration is their mean")
       ->check(CLI::Range(1u, 100'000'000u));
   cmd->add_option("--out", args->out, "write the output frames to this pcap");

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <cstddef>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -12,6 +13,7 @@
 #include "skbpf/jit/jit.h"
 #include "skbpf/maps/prog_array.h"
 #include "skbpf/skb/ctx_rewrite.h"
+#include "skbpf/skb/meta.h"
 #include "skbpf/skb/skb.h"
 #include "skbpf/vm/interpreter.h"
 
@@ -65,6 +67,15 @@ std::unique_ptr<ProgramSet> ProgramSet::load(const std::string& path,
   set->map_regions_ = set->maps_->regions();
   maps::set_prog_resolver(&resolve_prog);
 
+  // Programs first, engines second: a program array must hold engines of
+  // one kind (a tail call enters only its own kind), so when the JIT
+  // refuses one program, every program of the object runs on the
+  // interpreter.
+  struct Pending {
+    vm::Program program;
+    vm::Runtime runtime;
+  };
+  std::vector<Pending> pending;
   for (const vm::ElfProgram& prog : set->object_.programs) {
     if (prog.type == vm::ProgType::kUnspec || prog.type == vm::ProgType::kRawMemory) continue;
     auto loaded = std::make_unique<LoadedProgram>();
@@ -80,32 +91,58 @@ std::unique_ptr<ProgramSet> ProgramSet::load(const std::string& path,
       load.helpers = table;
       load.resolve_ld_imm64 = set->maps_->resolver();
       load.allow_packet_loads = true;
-      const vm::Program program = vm::Program::load(loaded->insns, load);
       vm::Runtime runtime = helpers::skb_runtime(table);
       runtime.packet_load = &skb::packet_load;
-      if (options.engine == EngineKind::kJit) {
-        try {
-          loaded->engine = std::make_unique<jit::Jit>(program, runtime);
-        } catch (const vm::LoadError& e) {
-          // The JIT refuses what it cannot compile yet: the same program on
-          // the (unchecked) interpreter, and the reason on stderr.
-          loaded->fallback_reason = e.what();
-          fmt::print(stderr,
-                     "skbpf: {}: program '{}' runs on the interpreter: the JIT refused it: {}\n",
-                     path, prog.name, e.what());
-        }
-      }
-      if (!loaded->engine) {
-        vm::InterpreterOptions interp;
-        interp.checked = options.engine == EngineKind::kInterpChecked;
-        interp.step_limit = interp.checked ? options.step_limit : 0;
-        loaded->engine = std::make_unique<vm::Interpreter>(program, runtime, interp);
-      }
+      // LD_ABS/LD_IND inside the first segment: inline on the JIT.
+      runtime.packet_data_offset =
+          static_cast<int32_t>(skb::kMetaOffset + offsetof(skb::SkbMeta, data));
+      runtime.packet_data_end_offset =
+          static_cast<int32_t>(skb::kMetaOffset + offsetof(skb::SkbMeta, data_end));
+      pending.push_back({vm::Program::load(loaded->insns, load), runtime});
     } catch (const vm::LoadError& e) {
       throw std::runtime_error(fmt::format("{}: program '{}' (section {}): {}", path, prog.name,
                                            prog.section, e.what()));
     }
     set->programs_.push_back(std::move(loaded));
+  }
+  if (options.engine == EngineKind::kJit) {
+    for (size_t k = 0; k < pending.size(); ++k) {
+      LoadedProgram& loaded = *set->programs_[k];
+      try {
+        jit::JitOptions jit_options;
+        jit_options.blind_constants = options.blind_constants;
+        jit_options.listing = options.jit_listing;
+        loaded.engine =
+            std::make_unique<jit::Jit>(pending[k].program, pending[k].runtime, jit_options);
+      } catch (const vm::LoadError& e) {
+        fmt::print(stderr,
+                   "skbpf: {}: program '{}' runs on the interpreter: the JIT refused it: {}\n",
+                   path, loaded.name, e.what());
+        const std::string why =
+            fmt::format("the JIT refused program '{}': {}", loaded.name, e.what());
+        for (size_t j = 0; j < set->programs_.size(); ++j) {
+          set->programs_[j]->engine.reset();
+          set->programs_[j]->fallback_reason = why;
+          if (j != k) {
+            fmt::print(stderr,
+                       "skbpf: {}: program '{}' runs on the interpreter too: the programs of one "
+                       "object share program arrays, and a tail call enters only its own kind "
+                       "of engine\n",
+                       path, set->programs_[j]->name);
+          }
+        }
+        break;
+      }
+    }
+  }
+  for (size_t k = 0; k < pending.size(); ++k) {
+    LoadedProgram& loaded = *set->programs_[k];
+    if (loaded.engine) continue;
+    vm::InterpreterOptions interp;
+    interp.checked = options.engine == EngineKind::kInterpChecked;
+    interp.step_limit = interp.checked ? options.step_limit : 0;
+    loaded.engine =
+        std::make_unique<vm::Interpreter>(pending[k].program, pending[k].runtime, interp);
   }
   {
     Registry& r = registry();

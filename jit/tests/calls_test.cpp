@@ -418,9 +418,4 @@ TEST(JitCallbacks, FailuresInsideACallback) {
   EXPECT_EQ(c.r2, c.r1);
 }
 
-TEST(JitRefusals, BlindingIsRefused) {
-  EXPECT_THROW(Jit(load({mov64(0, 0), exit_()}), runtime(), skbpf::jit::JitOptions{true}),
-               vm::LoadError);
-}
-
 }  // namespace

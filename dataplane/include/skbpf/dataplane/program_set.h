@@ -23,13 +23,18 @@ namespace skbpf::dataplane {
 enum class EngineKind {
   kInterp,         // the fast interpreter: trusts the program (no verifier yet, issue 6)
   kInterpChecked,  // every memory access checked, loops bounded: safe for any program
-  kJit,            // x86-64 machine code (jit/); trusts the program. A program the JIT
-                   // refuses runs on the fast interpreter, with a log line saying why.
+  kJit,            // x86-64 machine code (jit/), the default; trusts the program. When the
+                   // JIT refuses a program, every program of the object runs on the fast
+                   // interpreter (tail calls enter one kind only), with log lines saying why.
 };
 const char* engine_name(EngineKind kind);
 
 struct ProgramSetOptions {
-  EngineKind engine = EngineKind::kInterpChecked;
+  EngineKind engine = EngineKind::kJit;
+  // kJit: constant blinding (the kernel's bpf_jit_harden).
+  bool blind_constants = false;
+  // kJit: keep each program's machine-code listing (jit::Jit::listing()).
+  bool jit_listing = false;
   // Lcore slots of per-CPU maps.
   uint32_t nr_lcores = 1;
   // Checked engine: jumps and calls one run may take (0: unlimited).
@@ -44,6 +49,7 @@ struct LoadedProgram {
   std::vector<vm::Insn> insns;  // after context rewriting
   std::unique_ptr<vm::Engine> engine;
   std::string fallback_reason;  // kJit: why this program runs on the interpreter, or ""
+                                // (the refusal may be another program's of the object)
 };
 
 class ProgramSet {

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "skbpf/vm/engine.h"
@@ -18,9 +19,13 @@
 namespace skbpf::jit {
 
 struct JitOptions {
-  // Reserved: constant blinding is not implemented; true is refused with a
-  // LoadError (kNoInsn) rather than silently ignored.
+  // Constant blinding, as the kernel's bpf_jit_harden: every immediate of
+  // the program reaches the machine code only xor-ed with a random key
+  // (costs two instructions per constant); a defence against JIT spraying.
   bool blind_constants = false;
+  // Keep a listing of the generated code beside the BPF instructions
+  // (listing()); for `skbpf disasm --jited`. Slows compilation.
+  bool listing = false;
 };
 
 class Jit final : public vm::Engine {
@@ -39,13 +44,26 @@ class Jit final : public vm::Engine {
                       vm::ExecError* error = nullptr) const override;
   uint32_t exec_burst(void* const ctxs[], uint64_t rcs[], uint32_t n) const override;
 
+  // DPDK's rte_bpf_get_jit: the machine code as a plain function of the
+  // context, for programs that need no run context (no bpf-to-bpf calls,
+  // tail calls, callx, LD_ABS/LD_IND, callbacks); nullptr otherwise. exec()
+  // and exec_burst() use it too when it exists.
+  using Function = uint64_t (*)(uint64_t r1, uint64_t r2);
+  Function function() const { return lean_entry_; }
+
   // The generated code, for disassembly and statistics.
   const uint8_t* code() const { return static_cast<const uint8_t*>(mem_); }
   size_t code_size() const { return code_size_; }
+  // Offset in code() of each instruction's code (past a function's
+  // prologue); the second slot of an LD_IMM64 has the offset of what follows.
+  const std::vector<uint32_t>& insn_offsets() const { return insn_offsets_; }
+  // With JitOptions::listing: each BPF instruction, then the x86 code made
+  // for it with its bytes; trampolines and out-of-line code by name.
+  const std::string& listing() const { return listing_; }
 
   // Used by generated code: where a tail call into this program jumps (its
-  // main function, past the prologue). Public so that its offset in the
-  // object can be taken; not an API.
+  // main function's prologue, entered with the caller's frame unwound).
+  // Public so that its offset in the object can be taken; not an API.
   const void* tail_entry_ = nullptr;
 
  private:
@@ -54,8 +72,12 @@ class Jit final : public vm::Engine {
   size_t map_size_ = 0;
   size_t code_size_ = 0;
   EntryFn entry_ = nullptr;
+  using LeanFn = Function;
+  LeanFn lean_entry_ = nullptr;
   const void* cb_tramp_ = nullptr;     // the callback trampoline (vm::call_function)
   std::vector<uint64_t> callx_table_;  // helper id -> function (snapshot at load)
+  std::vector<uint32_t> insn_offsets_;
+  std::string listing_;
 };
 
 }  // namespace skbpf::jit

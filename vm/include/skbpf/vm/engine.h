@@ -32,6 +32,14 @@ struct Runtime {
   // Needed by programs that call bpf_tail_call (helper 12); refused at load
   // without it.
   ProgArrayGetFn prog_array_get = nullptr;
+  // Optional, for the JIT's inline LD_ABS/LD_IND: the context holds, at
+  // these byte offsets, a pointer to the first byte of the packet's linear
+  // part (where LD_ABS offset 0 is) and one past its end, as the skb
+  // layer's metadata does. Loads inside that window are done inline; the
+  // rest (negative SKF_* offsets, bytes in later segments, out of bounds)
+  // go through packet_load. -1: no window, every load calls the hook.
+  int32_t packet_data_offset = -1;
+  int32_t packet_data_end_offset = -1;
 };
 
 // The kernel's MAX_TAIL_CALL_CNT: a run makes at most this many tail calls;
