@@ -58,6 +58,7 @@ void Compiler::compile() {
   tramp_done_ = a_.newLabel();
   cb_tramp_ = a_.newLabel();
   lean_entry_ = a_.newLabel();
+  mark_jump_targets();
   lean_ = true;
   for (size_t i = 0; i < n; ++i) {
     const Insn& in = insns_[i];
@@ -98,6 +99,15 @@ void Compiler::compile() {
     }
     a_.bind(labels_[i]);
     const size_t first = i;
+    if (const size_t fused = emit_fused(i); fused > 0) {
+      cut_listing("", first, start);
+      for (size_t k = 1; k < fused; ++k) {  // folded into the first: no code of their own
+        a_.bind(labels_[i + k]);
+        cut_listing("", i + k, labels_[i + k]);
+      }
+      i += fused - 1;
+      continue;
+    }
     if (env_.blind_constants && emit_blinded(i, in)) {
       if (in.code == op::kLdImm64) a_.bind(labels_[++i]);
       cut_listing("", first, start);
@@ -192,6 +202,58 @@ void Compiler::emit_call_target(size_t i, uint32_t reg_with_fn) {
   a_.call(q(kTmp3));
   a_.cmp(ctx_field(offsetof(RunCtx, status), 4), 0);
   a_.jne(abort_);  // a callback failed: the run ends with its error
+}
+
+// Instructions a jump lands on (or a call enters): a multi-instruction
+// pattern may only be folded when nothing jumps into its middle.
+void Compiler::mark_jump_targets() {
+  const size_t n = insns_.size();
+  is_target_.assign(n + 1, false);
+  for (uint32_t s : subprogs_) is_target_[s] = true;
+  for (size_t i = 0; i < n; ++i) {
+    const Insn& in = insns_[i];
+    const uint8_t cls = op::cls(in.code);
+    int64_t rel;
+    if (in.code == op::kGotolCode) {
+      rel = in.imm;
+    } else if ((cls == op::kJmp || cls == op::kJmp32) && in.code != op::kCallCode &&
+               in.code != op::kCallxCode && in.code != op::kExitCode) {
+      rel = in.off;
+    } else if (in.code == op::kLdImm64 && in.src == op::kPseudoFunc) {
+      rel = in.imm;
+    } else {
+      continue;
+    }
+    const int64_t t = static_cast<int64_t>(i) + 1 + rel;
+    if (t >= 0 && static_cast<size_t>(t) <= n) is_target_[static_cast<size_t>(t)] = true;
+  }
+}
+
+// Idioms of clang's output that x86 does in fewer instructions, each with
+// exactly the instructions' effect on every register (no liveness needed):
+//   rD = rS; rD <<= 32; rD >>= 32   ->  mov D32, S32   (zero-extending copy)
+//          rD <<= 32; rD >>= 32     ->  mov D32, D32
+// clang emits them for every 32-bit value compared without alu32/jmp32
+// (-mcpu=v1/v2, the default). Returns how many instructions were folded
+// (0: none; the caller emits instruction i as usual).
+size_t Compiler::emit_fused(size_t i) {
+  const size_t n = insns_.size();
+  const auto is_shift32 = [&](size_t k, uint8_t alu, uint8_t dst) {
+    return k < n && !is_target_[k] && insns_[k].code == (op::kAlu64 | alu | op::kK) &&
+           insns_[k].dst == dst && insns_[k].imm == 32;
+  };
+  const Insn& in = insns_[i];
+  if (in.code == (op::kAlu64 | op::kMov | op::kX) && in.off == 0 &&
+      is_shift32(i + 1, op::kLsh, in.dst) && is_shift32(i + 2, op::kRsh, in.dst)) {
+    a_.mov(d(kRegMap[in.dst]), d(kRegMap[in.src]));
+    return 3;
+  }
+  if (in.code == (op::kAlu64 | op::kLsh | op::kK) && in.imm == 32 &&
+      is_shift32(i + 1, op::kRsh, in.dst)) {
+    a_.mov(d(kRegMap[in.dst]), d(kRegMap[in.dst]));
+    return 2;
+  }
+  return 0;
 }
 
 // The function [first, end): which of r6..r9 and r10 it names. Fields that

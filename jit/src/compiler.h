@@ -193,6 +193,8 @@ class Compiler {
     bool pad = false;             // 8 bytes of alignment below them
   };
   Frame frame_of(size_t first, size_t end) const;
+  void mark_jump_targets();
+  size_t emit_fused(size_t i);
 
   // compiler.cpp
   void emit_trampoline();
@@ -237,7 +239,8 @@ class Compiler {
   Label cb_tramp_;
   bool has_callbacks_ = false;  // loads function pointers: helper calls publish the site
   bool lean_ = false;
-  Frame frame_;  // the function being compiled
+  Frame frame_;                  // the function being compiled
+  std::vector<bool> is_target_;  // instruction i is a jump or call target
   Label lean_entry_;
   std::vector<std::function<void()>> out_of_line_;
   std::vector<ListingPiece> listing_;
