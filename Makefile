@@ -25,9 +25,11 @@ test-plain: build
 	scripts/run-tests.sh $(BUILD)
 
 # The same tests built with AddressSanitizer and UndefinedBehaviorSanitizer.
+# The fuzz suite is left out: its targets are built with ASan+UBSan by their
+# own scripts whatever the build, and already ran in test-plain.
 test-asan:
 	scripts/setup.sh $(ASAN_BUILD) -Dsanitize_checks=true -Dbench=false
-	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 scripts/run-tests.sh $(ASAN_BUILD)
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 scripts/run-tests.sh $(ASAN_BUILD) --no-suite fuzz
 
 # The multi-threaded code (maps: lock-free lookups, reclamation, LRU) under
 # ThreadSanitizer. Only the maps test program is built for it.
