@@ -16,7 +16,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // Touch what a caller reads, so that the sanitizers see it.
     size_t n = obj.name.size() + obj.license.size();
     for (const auto& m : obj.maps) n += m.name.size() + m.initial_value.size();
-    for (const auto& p : obj.programs) n += p.insns.size() + p.functions.size();
+    for (const auto& p : obj.programs) {
+      n += p.insns.size() + p.functions.size();
+      for (const auto& l : p.line_info) n += l.file.size() + l.text.size();
+    }
     (void)n;
   } catch (const skbpf::vm::ElfError&) {
   }

@@ -25,7 +25,8 @@ fi
 mkdir -p "$out/artifacts" "$out/corpus"
 bin="$out/elf_fuzz"
 sources="$src/tests/fuzz/elf_fuzz.cpp $src/vm/src/elf_file.cpp $src/vm/src/elf_sections.cpp
-  $src/vm/src/elf_object.cpp $src/vm/src/elf_maps.cpp $src/vm/src/prog_type.cpp"
+  $src/vm/src/elf_object.cpp $src/vm/src/elf_maps.cpp $src/vm/src/elf_line_info.cpp
+  $src/vm/src/prog_type.cpp"
 
 rebuild=0
 [ -x "$bin" ] || rebuild=1

@@ -7,6 +7,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "elf_file.h"
@@ -86,5 +88,20 @@ void add_global_data(Loader& ld, const ElfFile::Section& sec);
 // iproute2's tail-call sections "ID/KEY": program placed in slot KEY of the
 // PROG_ARRAY whose id is ID.
 void add_legacy_tail_call(Loader& ld, const std::string& section, const std::string& program);
+
+// elf_line_info.cpp
+// One record of .BTF.ext's line info, still counted in its ELF section.
+struct SectionLine {
+  uint32_t insn = 0;            // instruction index in the section
+  std::string_view file, text;  // in the BTF string section: valid while ld.btf lives
+  uint32_t line = 0, col = 0;
+};
+// Section name -> its records, sorted by insn.
+using LineInfoBySection = std::unordered_map<std::string, std::vector<SectionLine>>;
+// Reads the line info of .BTF.ext, checking every length and offset;
+// `section_insns(name)` is the instruction count of the code section
+// `name`, or -1 if there is none. ElfError if anything is malformed.
+LineInfoBySection read_line_info(Loader& ld, const ElfFile::Section& sec,
+                                 const std::function<int64_t(const std::string&)>& section_insns);
 
 }  // namespace skbpf::vm::detail

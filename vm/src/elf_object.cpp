@@ -48,6 +48,11 @@ struct CodeSection {
 // the total bounds the memory a crafted object (many programs sharing a
 // large .text) can make the loader use.
 constexpr size_t kMaxTotalInsns = 8 * kMaxInsns;
+// Each program holds its own copy of the file names and line texts of its
+// records (a shared .text's records once per program): the bound keeps a
+// crafted object (long strings, many records) from making the loader use
+// gigabytes; real objects stay far below it.
+constexpr size_t kMaxLineInfoBytes = size_t{256} << 20;
 
 class Reader {
  public:
@@ -67,6 +72,12 @@ class Reader {
           if (c.sec->name == section) return where(c, insn);
         }
         return fmt::format("section {}, insn {}", section, insn);
+      });
+      lines_ = read_line_info(ld_, *btf_ext_, [&](const std::string& section) -> int64_t {
+        for (const CodeSection& c : code_) {
+          if (c.sec->name == section) return static_cast<int64_t>(c.insns.size());
+        }
+        return -1;
       });
     }
     // Maps in libbpf's order: legacy, BTF-defined, global data.
@@ -454,6 +465,7 @@ class Reader {
       p.insns.insert(p.insns.end(), src.begin() + static_cast<ptrdiff_t>(fn.start),
                      src.begin() + static_cast<ptrdiff_t>(fn.end));
       p.functions.push_back({fn.name, static_cast<uint32_t>(placed[f])});
+      add_lines(p, fn, static_cast<uint32_t>(placed[f]));
     };
     struct Frame {
       size_t function;
@@ -507,6 +519,26 @@ class Reader {
     return p;
   }
 
+  // The line-info records of `fn`'s instructions, remapped to its copy at
+  // `at` (libbpf's adjust_prog_btf_ext_info). Functions are placed in
+  // increasing order, so p.line_info stays sorted.
+  void add_lines(ElfProgram& p, const Function& fn, uint32_t at) {
+    const auto l = lines_.find(code_[fn.code].sec->name);
+    if (l == lines_.end()) return;
+    const std::vector<SectionLine>& recs = l->second;
+    auto it = std::lower_bound(recs.begin(), recs.end(), fn.start,
+                               [](const SectionLine& r, size_t i) { return r.insn < i; });
+    for (; it != recs.end() && it->insn < fn.end; ++it) {
+      line_bytes_ += it->file.size() + it->text.size();
+      if (line_bytes_ > kMaxLineInfoBytes) {
+        elf_.fail("the programs' line info totals more than {} bytes of strings",
+                  kMaxLineInfoBytes);
+      }
+      p.line_info.push_back({static_cast<uint32_t>(at + (it->insn - fn.start)),
+                             std::string(it->file), it->line, it->col, std::string(it->text)});
+    }
+  }
+
   Loader ld_;
   const ElfFile& elf_;
   ElfObject& obj_;
@@ -518,6 +550,8 @@ class Reader {
   const ElfFile::Section* btf_maps_rel_ = nullptr;
   const ElfFile::Section* btf_ = nullptr;
   const ElfFile::Section* btf_ext_ = nullptr;
+  LineInfoBySection lines_;  // views into ld_.btf's strings
+  size_t line_bytes_ = 0;
 };
 
 }  // namespace
@@ -528,6 +562,12 @@ const ElfProgram* ElfObject::find_program(std::string_view name) const {
     if (p.name == name) return &p;
   }
   return nullptr;
+}
+
+const LineInfo* line_for(const ElfProgram& p, size_t insn) {
+  const auto it = std::upper_bound(p.line_info.begin(), p.line_info.end(), insn,
+                                   [](size_t i, const LineInfo& l) { return i < l.insn; });
+  return it == p.line_info.begin() ? nullptr : &*std::prev(it);
 }
 
 int ElfObject::find_map(std::string_view name) const {

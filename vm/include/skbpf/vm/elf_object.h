@@ -17,7 +17,9 @@
 //    BPF_PSEUDO_MAP_IDX (5) with imm = index into ElfObject::maps; against
 //    global data, src BPF_PSEUDO_MAP_IDX_VALUE (6) with imm = map index and
 //    the second slot's imm = offset in the value. The maps layer resolves
-//    them through LoadOptions::resolve_ld_imm64.
+//    them through LoadOptions::resolve_ld_imm64;
+//  - line info: the source line of each instruction (ElfProgram::line_info)
+//    from .BTF.ext, when built with -g.
 // Everything else that a kernel loader would have to honour (CO-RE
 // relocations, kfuncs, externs, unknown map types/flags/fields, a broken
 // BTF, a relocation that cannot be resolved) is refused with an ElfError
@@ -38,6 +40,17 @@
 
 namespace skbpf::vm {
 
+// The C source line an instruction was compiled from, from the object's
+// BTF line info (.BTF.ext, clang -g), as the kernel's verifier log prints it
+// ("; <text> @ <file>:<line>").
+struct LineInfo {
+  uint32_t insn = 0;  // the first instruction of the line, an index into ElfProgram::insns
+  std::string file;   // the source file as the compiler was given it
+  uint32_t line = 0;  // 1-based; 0 when the compiler knew none
+  uint32_t col = 0;   // 1-based; 0 when unknown
+  std::string text;   // the line's text as clang stored it ("" if it could not read the file)
+};
+
 struct ElfProgram {
   std::string name;                   // the function's symbol (the section's name if it has none)
   std::string section;                // the ELF section it was found in
@@ -50,7 +63,16 @@ struct ElfProgram {
     uint32_t start = 0;
   };
   std::vector<Function> functions;
+  // Sorted by insn; each record covers the instructions up to the next one.
+  // Records come with the functions they describe (subprograms' records
+  // remapped to their copies, as libbpf's adjust_prog_btf_ext_info does).
+  // Empty without -g.
+  std::vector<LineInfo> line_info;
 };
+
+// The record that covers instruction `insn` of `p`: the last one at or
+// before it, as the kernel's verifier picks it; nullptr if none does.
+const LineInfo* line_for(const ElfProgram& p, size_t insn);
 
 struct ElfObject {
   // libbpf's object name: the file name up to its first '.', at most 15
