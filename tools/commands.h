@@ -16,5 +16,6 @@ struct ExitError : std::runtime_error {
 void add_disasm_command(CLI::App& app);
 void add_conformance_commands(CLI::App& app);
 void add_test_run_command(CLI::App& app);
+void add_verify_command(CLI::App& app);
 
 }  // namespace skbpf::tools

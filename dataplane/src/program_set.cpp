@@ -16,6 +16,7 @@
 #include "skbpf/skb/meta.h"
 #include "skbpf/skb/skb.h"
 #include "skbpf/vm/interpreter.h"
+#include "skbpf/vm/verifier.h"
 
 namespace skbpf::dataplane {
 namespace {
@@ -85,6 +86,27 @@ std::unique_ptr<ProgramSet> ProgramSet::load(const std::string& path,
     set->helper_tables_.push_back(
         std::make_unique<vm::HelperTable>(helpers::make_helper_table(prog.type)));
     const vm::HelperTable* table = set->helper_tables_.back().get();
+    // The verifier first, on the program as the object has it (the kernel
+    // verifies before it rewrites context accesses). Every program that
+    // will run on packets goes through here: there is no switch to skip it.
+    vm::verifier::Env venv;
+    venv.type = prog.type;
+    venv.ctx = skb::verifier_ctx_model(prog.type);
+    venv.maps = set->object_.maps;
+    venv.helper = [type = prog.type](int32_t id) { return helpers::verifier_proto(id, type); };
+    // Without a log first: building the log costs ~10x the verification,
+    // and only a refusal needs it (the verifier is deterministic).
+    venv.log_level = 0;
+    vm::verifier::Result verdict = vm::verifier::verify(prog.insns, venv);
+    if (!verdict.ok) {
+      venv.log_level = 1;
+      verdict = vm::verifier::verify(prog.insns, venv);
+      throw std::runtime_error(
+          fmt::format("{}: program '{}' (section {}) refused by the verifier "
+                      "at instruction {}:\n{}",
+                      path, prog.name, prog.section, verdict.insn,
+                      vm::verifier::format_rejection(prog, verdict, true)));
+    }
     try {
       loaded->insns = skb::rewrite_ctx_accesses(prog.insns, prog.type);
       vm::LoadOptions load;

@@ -4,6 +4,9 @@
 // project tests against; ids are <linux/bpf.h>'s BPF_FUNC_* constants.
 #include "skbpf/helpers/catalogue.h"
 
+#include <iterator>
+#include <vector>
+
 #include <linux/bpf.h>
 
 #include <array>
@@ -171,6 +174,27 @@ bool allowed_for(const HelperInfo& info, vm::ProgType type) {
     case vm::ProgType::kSocketFilter: return (info.prog_types & kSocketFilter) != 0;
     default: return false;
   }
+}
+
+const vm::HelperProto* verifier_proto(int id, vm::ProgType type) {
+  // One prototype per row, built once from the catalogue (same order).
+  static const std::vector<vm::HelperProto> protos = [] {
+    std::vector<vm::HelperProto> v;
+    for (const HelperInfo& row : kRows) {
+      vm::HelperProto p{};
+      p.name = row.name;
+      p.ret = row.ret;
+      for (int a = 0; a < 5; ++a) p.args[a] = row.args[a];
+      p.changes_pkt_data = row.changes_pkt_data;
+      v.push_back(p);
+    }
+    return v;
+  }();
+  for (size_t k = 0; k < std::size(kRows); ++k) {
+    const HelperInfo& row = kRows[k];
+    if (row.id == id) return row.fn != nullptr && allowed_for(row, type) ? &protos[k] : nullptr;
+  }
+  return nullptr;
 }
 
 vm::HelperTable make_helper_table(vm::ProgType type) {

@@ -13,45 +13,16 @@
 #include <span>
 #include <string>
 
+#include "skbpf/vm/helper_proto.h"
 #include "skbpf/vm/helper_table.h"
 #include "skbpf/vm/prog_type.h"
 
 namespace skbpf::helpers {
 
-// The kernel's enum bpf_return_type values that these helpers use.
-enum class RetType : uint8_t {
-  kInteger,                // RET_INTEGER
-  kVoid,                   // RET_VOID
-  kPtrToMapValueOrNull,    // RET_PTR_TO_MAP_VALUE_OR_NULL
-  kPtrToRingbufMemOrNull,  // RET_PTR_TO_RINGBUF_MEM_OR_NULL (RET_PTR_TO_MEM |
-                           // PTR_MAYBE_NULL | MEM_RINGBUF; RET_PTR_TO_ALLOC_MEM_OR_NULL
-                           // before 5.19)
-};
-
-// The kernel's enum bpf_arg_type values (with their type flags folded into
-// one name) that these helpers use.
-enum class ArgType : uint8_t {
-  kDontCare,              // ARG_DONTCARE: argument not used
-  kAnything,              // ARG_ANYTHING
-  kConstMapPtr,           // ARG_CONST_MAP_PTR
-  kPtrToMapKey,           // ARG_PTR_TO_MAP_KEY
-  kPtrToMapValue,         // ARG_PTR_TO_MAP_VALUE
-  kPtrToUninitMapValue,   // ARG_PTR_TO_MAP_VALUE | MEM_UNINIT | MEM_WRITE (pop, peek)
-  kPtrToCtx,              // ARG_PTR_TO_CTX
-  kPtrToMemRdonly,        // ARG_PTR_TO_MEM | MEM_RDONLY
-  kPtrToMemOrNullRdonly,  // ARG_PTR_TO_MEM | PTR_MAYBE_NULL | MEM_RDONLY
-  kPtrToUninitMem,        // ARG_PTR_TO_UNINIT_MEM (ARG_PTR_TO_MEM | MEM_UNINIT | MEM_WRITE)
-  kPtrToUninitMemOrNull,  // ARG_PTR_TO_MEM | PTR_MAYBE_NULL | MEM_UNINIT | MEM_WRITE (snprintf's
-                          // str)
-  kConstSize,             // ARG_CONST_SIZE
-  kConstSizeOrZero,       // ARG_CONST_SIZE_OR_ZERO
-  kConstAllocSizeOrZero,  // ARG_CONST_ALLOC_SIZE_OR_ZERO
-  kPtrToRingbufMem,       // ARG_PTR_TO_RINGBUF_MEM | OBJ_RELEASE (submit, discard)
-  kPtrToSpinLock,         // ARG_PTR_TO_SPIN_LOCK
-  kPtrToFunc,             // ARG_PTR_TO_FUNC
-  kPtrToStackOrNull,      // ARG_PTR_TO_STACK_OR_NULL
-  kPtrToConstStr,         // ARG_PTR_TO_CONST_STR
-};
+// The prototype enums live in the vm (the verifier checks them); the
+// catalogue names them as before.
+using vm::ArgType;
+using vm::RetType;
 
 // Program types a helper is offered to, as a bit set.
 enum : uint8_t {
@@ -80,6 +51,11 @@ const HelperInfo* find_helper(int id);
 // Whether programs of this type may call the helper (kRawMemory and
 // kUnspec: none).
 bool allowed_for(const HelperInfo& info, vm::ProgType type);
+// The prototype the verifier checks a call of helper `id` against, or
+// nullptr when the helper is unknown, unimplemented or not offered to
+// programs of `type` (the verifier then refuses the call, as the kernel's
+// "unknown func" / "program of this type cannot use helper").
+const vm::HelperProto* verifier_proto(int id, vm::ProgType type);
 // The helper table for a program type: every row that has an
 // implementation and that the type may call.
 vm::HelperTable make_helper_table(vm::ProgType type);

@@ -33,6 +33,7 @@
 
 #include "skbpf/vm/insn.h"
 #include "skbpf/vm/prog_type.h"
+#include "skbpf/vm/verifier.h"
 
 namespace skbpf::skb {
 
@@ -55,6 +56,10 @@ const CtxField* ctx_field_at(uint32_t offset);
 // field, the program type and why.
 std::string ctx_access_check(vm::ProgType type, uint32_t offset, uint32_t size, bool write,
                              bool sign_extend = false);
+
+// __sk_buff for the verifier: ctx_access_check's rules, and the loads of
+// data, data_end and data_meta typed as packet pointers.
+vm::verifier::CtxModel verifier_ctx_model(vm::ProgType type);
 
 // Rewrites every context access of a structurally valid program (jump and
 // call offsets adjusted for the instructions added). Throws vm::LoadError
