@@ -2,8 +2,10 @@
 // --repeat, --out, --map-init errors with file:line, exit codes. The
 // semantics per frame are compared with the kernel in test_run_oracle_test.
 #include <gtest/gtest.h>
+
 #include <sys/wait.h>
 #include <unistd.h>
+#include "cli_run.h"
 
 #include <cstdio>
 #include <fstream>
@@ -17,19 +19,9 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-struct Result {
-  int status = -1;
-  std::string out;  // stdout and stderr
-};
-
+using Result = skbpf::testing::CliResult;
 Result run(const std::string& args) {
-  Result r;
-  std::FILE* p = popen((std::string(SKBPF_TOOL) + " " + args + " 2>&1").c_str(), "r");
-  char buf[65536];
-  while (p && std::fgets(buf, sizeof(buf), p) != nullptr) r.out += buf;
-  const int st = p ? pclose(p) : -1;
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+  return skbpf::testing::run_tool(args);
 }
 
 std::vector<json> lines(const std::string& out) {

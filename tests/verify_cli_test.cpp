@@ -2,7 +2,9 @@
 // programs say so; a refused one exits 1 (verify) or 2 (test-run) with the
 // kernel-style reason, the log of the failing path and the C source line.
 #include <gtest/gtest.h>
+
 #include <sys/wait.h>
+#include "cli_run.h"
 
 #include <cstdio>
 #include <fstream>
@@ -10,19 +12,9 @@
 
 namespace {
 
-struct Result {
-  int status = -1;
-  std::string out;  // stdout and stderr
-};
-
+using Result = skbpf::testing::CliResult;
 Result run(const std::string& args) {
-  Result r;
-  std::FILE* p = popen((std::string(SKBPF_TOOL) + " " + args + " 2>&1").c_str(), "r");
-  char buf[65536];
-  while (p && std::fgets(buf, sizeof(buf), p) != nullptr) r.out += buf;
-  const int st = p ? pclose(p) : -1;
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+  return skbpf::testing::run_tool(args);
 }
 
 const std::string kProgs = SKBPF_PROGS_DIR;

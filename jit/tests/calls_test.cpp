@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "insn_build.h"
 #include "skbpf/jit/jit.h"
 #include "skbpf/vm/interpreter.h"
 
@@ -17,30 +18,7 @@ using vm::Insn;
 
 namespace {
 
-Insn I(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
-  return Insn::make(code, dst, src, off, imm);
-}
-Insn mov64(uint8_t d, int32_t imm) {
-  return I(op::kAlu64 | op::kMov | op::kK, d, 0, 0, imm);
-}
-Insn movr(uint8_t d, uint8_t s) {
-  return I(op::kAlu64 | op::kMov | op::kX, d, s, 0, 0);
-}
-Insn add64(uint8_t d, uint8_t s) {
-  return I(op::kAlu64 | op::kAdd | op::kX, d, s, 0, 0);
-}
-Insn addi(uint8_t d, int32_t imm) {
-  return I(op::kAlu64 | op::kAdd | op::kK, d, 0, 0, imm);
-}
-Insn call_helper(int32_t id) {
-  return I(op::kCallCode, 0, op::kPseudoHelper, 0, id);
-}
-Insn call_local(int32_t rel) {
-  return I(op::kCallCode, 0, op::kPseudoCall, 0, rel);
-}
-Insn exit_() {
-  return I(op::kExitCode, 0, 0, 0, 0);
-}
+using namespace skbpf::jit::test_insns;
 
 uint64_t sum5(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e) {
   // Touches SSE state with 16-byte aligned locals: a misaligned stack at the

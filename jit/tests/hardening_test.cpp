@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "insn_build.h"
 #include "skbpf/jit/jit.h"
 #include "skbpf/vm/interpreter.h"
 
@@ -18,18 +19,7 @@ using vm::Insn;
 
 namespace {
 
-Insn I(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
-  return Insn::make(code, dst, src, off, imm);
-}
-Insn mov64(uint8_t d, int32_t imm) {
-  return I(op::kAlu64 | op::kMov | op::kK, d, 0, 0, imm);
-}
-Insn movr(uint8_t d, uint8_t s) {
-  return I(op::kAlu64 | op::kMov | op::kX, d, s, 0, 0);
-}
-Insn exit_() {
-  return I(op::kExitCode, 0, 0, 0, 0);
-}
+using namespace skbpf::jit::test_insns;
 
 // A context shaped as the skb layer's: pointers to the linear part at fixed
 // offsets, the rest of the packet (a "second segment") reachable only
