@@ -8,7 +8,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 
 #include "prog_gen.h"
@@ -97,28 +96,30 @@ TEST(JitDifferential, RandomProgramsMatchTheInterpreter) {
   EXPECT_LT(failed_runs, kPrograms / 10);
 }
 
-// Compile time of a 4,096-instruction program (issue 5 target: < 5 ms in
-// an optimised build; asserted loosely here, printed for the record).
-TEST(JitDifferential, CompileTimeOf4096Instructions) {
+// A 4,096-instruction program (the size of issue 5's compile-time target,
+// measured in bench/jit_compile_bench.cpp, not here: timing does not belong
+// in a pass/fail test) compiles and runs as on the interpreter.
+TEST(JitDifferential, LargeProgramEqualsTheInterpreter) {
   gen::SeededSource src(42);
   gen::GenOptions go;
   go.calls = true;
   gen::Gen g(src, go);
   const std::vector<Insn> insns = g.program(4096 - 100);
+  ASSERT_GE(insns.size(), 4000u);
   vm::LoadOptions lo;
   lo.helpers = &gen::helpers();
   const vm::Program program = vm::Program::load(insns, lo);
   vm::Runtime runtime;
   runtime.helpers = &gen::helpers();
-  double best_ms = 1e9;
-  for (int rep = 0; rep < 5; ++rep) {
-    const auto t0 = std::chrono::steady_clock::now();
-    Jit jit(program, runtime);
-    const auto t1 = std::chrono::steady_clock::now();
-    best_ms = std::min(best_ms, std::chrono::duration<double, std::milli>(t1 - t0).count());
+  vm::Interpreter interp(program, runtime);
+  Jit jit(program, runtime);
+  uint64_t want = 1, got = 2;
+  const vm::ExecStatus s1 = interp.exec(vm::ExecArgs{}, &want);
+  const vm::ExecStatus s2 = jit.exec(vm::ExecArgs{}, &got);
+  ASSERT_EQ(s1, s2);
+  if (s1 == vm::ExecStatus::kOk) {
+    EXPECT_EQ(want, got);
   }
-  std::printf("JIT compile time, %zu instructions: %.3f ms (best of 5)\n", insns.size(), best_ms);
-  EXPECT_LT(best_ms, 100.0);
 }
 
 }  // namespace
