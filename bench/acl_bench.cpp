@@ -4,8 +4,11 @@
 // rules, 256 frames of 128 bytes). One benchmark iteration runs the program
 // once over each of the 256 frames in order; figures are ns per frame.
 //
-// Before anything is timed, every engine's verdict on every frame is
-// checked against native C; any difference exits with status 1.
+// Each ACL program is first proven safe by skbpf's verifier (a raw-memory
+// program over one 128-byte frame, as every load path verifies; issue 6);
+// a refusal exits with status 1. Before anything is timed, every engine's
+// verdict on every frame is checked against native C; any difference exits
+// with status 1.
 //
 // Usage: acl_bench [--bin-dir=DIR] [--rules=4,8,16] [--summary-only] [--json]
 //                  [--skip-rte-bpf] [--try-rte-bpf-16] [--benchmark_* flags]
@@ -38,6 +41,7 @@
 #include "skbpf/vm/insn.h"
 #include "skbpf/vm/interpreter.h"
 #include "skbpf/vm/program.h"
+#include "skbpf/vm/verifier.h"
 
 #ifndef ACL_BIN_DIR
 #define ACL_BIN_DIR "."
@@ -80,6 +84,8 @@ struct Workload {
   std::optional<skbpf::vm::Program> program;
   std::unique_ptr<skbpf::vm::Interpreter> interp;
   std::unique_ptr<skbpf::jit::Jit> jit;
+  double skbpf_verify_ms = 0;  // the static verifier, once, before anything runs
+  uint64_t skbpf_verify_processed = 0;
   double skbpf_load_ms = 0;
   double skbpf_jit_ms = 0;  // Jit construction alone (the Program is shared)
   rte_bpf* rte = nullptr;   // nullptr when skipped (rte_skip says why)
@@ -171,8 +177,34 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// The verifier's verdict on the ACL program as the engines run it: r1 ->
+// one frame of ACL_PKT_LEN bytes, r2 = that length, no helpers, no maps.
+// A refusal ends the benchmark: skbpf runs no program it has not verified.
+void verify_program(Workload* w) {
+  const std::vector<skbpf::vm::Insn> insns = skbpf::vm::insns_from_bytes(w->bytes);
+  skbpf::vm::verifier::Env env;
+  env.type = skbpf::vm::ProgType::kRawMemory;
+  env.ctx.size = ACL_PKT_LEN;
+  env.helper = [](int32_t) -> const skbpf::vm::HelperProto* { return nullptr; };
+  Clock::time_point start = Clock::now();
+  const skbpf::vm::verifier::Result r = skbpf::vm::verifier::verify(insns, env);
+  w->skbpf_verify_ms = seconds_since(start) * 1e3;
+  if (!r.ok) {
+    std::fprintf(stderr, "acl_bench: the verifier refuses acl%d.bin at instruction %zu: %s\n",
+                 w->rules, r.insn, r.reason.c_str());
+    std::exit(1);
+  }
+  w->skbpf_verify_processed = r.insns_processed;
+  std::fprintf(stderr,
+               "acl_bench: verifier accepts acl%d.bin (raw memory, %d bytes): %zu insns, %" PRIu64
+               " processed, %u states, %.3f ms\n",
+               w->rules, ACL_PKT_LEN, insns.size(), r.insns_processed, r.total_states,
+               w->skbpf_verify_ms);
+}
+
 void load(Workload* w, const Options& opt) {
   w->bytes = read_file(opt.bin_dir + "/acl" + std::to_string(w->rules) + ".bin");
+  verify_program(w);
 
   // skbpf: structural check, then the interpreter's decode into threaded form.
   try {
@@ -583,6 +615,10 @@ void print_table(const SummaryReporter& rep, const std::vector<Workload>& ws) {
       std::printf("%12s", ("n/a [" + std::to_string(note(w.rte_skip)) + "]").c_str());
     }
   }
+  std::printf("\n%-44s", "skbpf verifier (raw memory, 128 B frame), ms");
+  for (const Workload& w : ws) std::printf("%12.3f", w.skbpf_verify_ms);
+  std::printf("\n%-44s", "skbpf verifier, insns processed");
+  for (const Workload& w : ws) std::printf("%12" PRIu64, w.skbpf_verify_processed);
   std::printf("\n%-44s", "skbpf Program::load + Interpreter, ms");
   for (const Workload& w : ws) std::printf("%12.3f", w.skbpf_load_ms);
   std::printf("\n%-44s", "skbpf JIT compile (Jit from the Program), ms");
@@ -627,6 +663,8 @@ void print_json(const SummaryReporter& rep, const std::vector<Workload>& ws) {
       first = false;
     }
     std::printf("},\n     \"skbpf_jit_ms\": %s,", num(w.skbpf_jit_ms).c_str());
+    std::printf(" \"skbpf_verify_ms\": %s, \"skbpf_verify_insns_processed\": %" PRIu64 ",",
+                num(w.skbpf_verify_ms).c_str(), w.skbpf_verify_processed);
     std::printf("\n     \"rte_bpf_load_s\": %s, \"skbpf_load_ms\": %s}",
                 num(w.rte != nullptr ? std::optional<double>(w.rte_load_s) : std::nullopt).c_str(),
                 num(w.skbpf_load_ms).c_str());

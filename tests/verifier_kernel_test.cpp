@@ -429,12 +429,6 @@ const KnownDifference kKnownDifferences[] = {
      "the privileged kernel (allow_uninit_stack, CAP_PERFMON) reads uninitialized stack bytes as "
      "unknown scalars (check_stack_read_fixed_off); skbpf refuses them as the unprivileged "
      "kernel does"},
-    {"map/array/unchecked", 31, false, "R0 invalid mem access 'map_value_or_null'",
-     "recent kernels type bpf_map_lookup_elem on an array map with a constant in-range key as "
-     "map_value, never NULL, so no null check is needed; skbpf always gives map_value_or_null"},
-    {"map/array/inverted-check", 57, false, "R0 invalid mem access 'scalar'",
-     "as map/array/unchecked: the kernel knows r0 != 0, so the r0 == 0 path (where skbpf "
-     "dereferences the scalar 0) is dead"},
 };
 
 const KnownDifference* known_difference(const std::string& cls, const Result& ours) {

@@ -75,6 +75,7 @@ std::unique_ptr<ProgramSet> ProgramSet::load(const std::string& path,
   struct Pending {
     vm::Program program;
     vm::Runtime runtime;
+    std::vector<uint8_t> reach;  // the verifier's, per rewritten instruction
   };
   std::vector<Pending> pending;
   for (const vm::ElfProgram& prog : set->object_.programs) {
@@ -108,7 +109,16 @@ std::unique_ptr<ProgramSet> ProgramSet::load(const std::string& path,
                       vm::verifier::format_rejection(prog, verdict, true)));
     }
     try {
-      loaded->insns = skb::rewrite_ctx_accesses(prog.insns, prog.type);
+      std::vector<uint32_t> new_index;
+      loaded->insns = skb::rewrite_ctx_accesses(prog.insns, prog.type, &new_index);
+      // The proof's reachability, carried over the rewrite: an expanded
+      // access is reached as its original was; jumps are not expanded.
+      std::vector<uint8_t> reach(loaded->insns.size(), 0);
+      for (size_t i = 0; i < verdict.reach.size() && i + 1 < new_index.size(); ++i) {
+        reach[new_index[i]] = verdict.reach[i];
+        for (uint32_t k = new_index[i] + 1; k < new_index[i + 1]; ++k)
+          reach[k] = verdict.reach[i] & vm::verifier::kReachInsn;
+      }
       vm::LoadOptions load;
       load.helpers = table;
       load.resolve_ld_imm64 = set->maps_->resolver();
@@ -120,7 +130,7 @@ std::unique_ptr<ProgramSet> ProgramSet::load(const std::string& path,
           static_cast<int32_t>(skb::kMetaOffset + offsetof(skb::SkbMeta, data));
       runtime.packet_data_end_offset =
           static_cast<int32_t>(skb::kMetaOffset + offsetof(skb::SkbMeta, data_end));
-      pending.push_back({vm::Program::load(loaded->insns, load), runtime});
+      pending.push_back({vm::Program::load(loaded->insns, load), runtime, std::move(reach)});
     } catch (const vm::LoadError& e) {
       throw std::runtime_error(fmt::format("{}: program '{}' (section {}): {}", path, prog.name,
                                            prog.section, e.what()));
@@ -134,6 +144,7 @@ std::unique_ptr<ProgramSet> ProgramSet::load(const std::string& path,
         jit::JitOptions jit_options;
         jit_options.blind_constants = options.blind_constants;
         jit_options.listing = options.jit_listing;
+        jit_options.reach = pending[k].reach;
         loaded.engine =
             std::make_unique<jit::Jit>(pending[k].program, pending[k].runtime, jit_options);
       } catch (const vm::LoadError& e) {

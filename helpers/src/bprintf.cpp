@@ -2,9 +2,11 @@
 // formats are valid and how much argument space they take (512 bytes of
 // binary arguments and copied strings, MAX_BPRINTF_BUF); the output follows
 // the kernel's vsnprintf for the conversions it allows. No allocation.
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <cstdio>
@@ -17,7 +19,7 @@ namespace {
 
 constexpr long kEINVAL = -22;
 constexpr long kENOSPC = -28;
-constexpr size_t kMaxBprintfBuf = 512;     // MAX_BPRINTF_BUF
+constexpr size_t kMaxBprintfBuf = 512;       // MAX_BPRINTF_BUF
 constexpr uint32_t kMaxBprintfVarargs = 12;  // MAX_BPRINTF_VARARGS
 constexpr uint32_t kMaxTracePrintkVarargs = 3;
 
@@ -49,12 +51,35 @@ struct Out {
   }
 };
 
-bool is_punct(char c) { return std::ispunct(static_cast<unsigned char>(c)) != 0; }
-bool is_space(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
+bool is_punct(char c) {
+  return std::ispunct(static_cast<unsigned char>(c)) != 0;
+}
+bool is_space(char c) {
+  return std::isspace(static_cast<unsigned char>(c)) != 0;
+}
 
-// A pointer the program passed is only read when it is plausibly mapped;
-// the kernel reads with copy_from_kernel_nofault and gets an error for NULL.
-bool readable(uint64_t p) { return p >= 4096; }
+// The kernel reads what a %s / %pI4 argument points at with
+// copy_from_kernel_nofault: the verifier lets any number through as such an
+// argument, so a plain load could crash the process on a bad address. The
+// copy goes through process_vm_readv on this process, which fails with
+// EFAULT instead of faulting, a page at a time (a string may end on a
+// mapped page before an unmapped one). Returns the bytes copied; where the
+// system call is not permitted nothing is read (the argument prints empty).
+size_t copy_nofault(void* dst, uint64_t src, size_t n) {
+  if (src < 4096) return 0;
+  size_t done = 0;
+  while (done < n) {
+    const uint64_t at = src + done;
+    const size_t chunk = std::min<size_t>(n - done, 4096 - (at & 4095));
+    iovec local{static_cast<char*>(dst) + done, chunk};
+    iovec remote{reinterpret_cast<void*>(at), chunk};
+    const ssize_t got = ::process_vm_readv(::getpid(), &local, 1, &remote, 1, 0);
+    if (got <= 0) break;
+    done += static_cast<size_t>(got);
+    if (static_cast<size_t>(got) < chunk) break;
+  }
+  return done;
+}
 
 // bstr_printf skips every letter and digit after a pointer conversion's
 // modifier (the "pointer extension"): "%pI6c" prints the address as %pI6
@@ -167,7 +192,7 @@ long bprintf(char* out, size_t out_size, const char* fmt, size_t fmt_size, const
           if (kMaxBprintfBuf - used < sz) return kENOSPC;
           used += sz;
           uint8_t ip[16] = {};
-          if (readable(arg)) std::memcpy(ip, reinterpret_cast<const void*>(arg), sz);
+          if (copy_nofault(ip, arg, sz) != sz) std::memset(ip, 0, sizeof(ip));
           if (v4) {
             for (int k = 0; k < 4; ++k) {
               if (k) o.put('.');
@@ -197,15 +222,12 @@ long bprintf(char* out, size_t out_size, const char* fmt, size_t fmt_size, const
         // strncpy_from_kernel_nofault into the rest of the buffer: at most
         // (room - 1) characters and a NUL; an unreadable pointer is "".
         const size_t room = kMaxBprintfBuf - used;
-        const char* s = readable(arg) ? reinterpret_cast<const char*>(arg) : "";
-        size_t sl = ::strnlen(s, room - 1);
+        char copy[kMaxBprintfBuf];
+        const size_t got = copy_nofault(copy, arg, room - 1);
+        const size_t sl = ::strnlen(copy, got);
+        copy[sl] = '\0';
         used += sl + 1;
-        if (pass == 1) {
-          char copy[kMaxBprintfBuf];
-          std::memcpy(copy, s, sl);
-          copy[sl] = '\0';
-          o.conv(spec_with("s"), static_cast<const char*>(copy));
-        }
+        if (pass == 1) o.conv(spec_with("s"), static_cast<const char*>(copy));
         ++spec;
         continue;
       }
@@ -332,7 +354,8 @@ u64 trace_printk(u64 fmt, u64 fmt_size, u64 a1, u64 a2, u64 a3) {
     }
     ++r.in_window;
   }
-  const size_t len = static_cast<size_t>(n) < sizeof(buf) ? static_cast<size_t>(n) : sizeof(buf) - 1;
+  const size_t len =
+      static_cast<size_t>(n) < sizeof(buf) ? static_cast<size_t>(n) : sizeof(buf) - 1;
   sink(buf, len, user);
   return static_cast<u64>(n);
 }

@@ -1,6 +1,9 @@
 // trace_printk and snprintf: the kernel's format rules and output.
+#include <sys/mman.h>
+
 #include <gtest/gtest.h>
 #include <linux/bpf.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <string>
@@ -21,14 +24,16 @@ template <typename T>
 uint64_t P(T* p) {
   return reinterpret_cast<uintptr_t>(p);
 }
-int64_t S(uint64_t v) { return static_cast<int64_t>(v); }
+int64_t S(uint64_t v) {
+  return static_cast<int64_t>(v);
+}
 
 // bpf_snprintf into a 128-byte buffer; returns the string, or "ERR n".
 std::string snp(const char* fmt, std::vector<uint64_t> args, uint64_t* ret = nullptr) {
   char out[128];
   std::memset(out, 'Z', sizeof(out));
-  uint64_t r = call(BPF_FUNC_snprintf, P(out), sizeof(out), P(fmt), args.empty() ? 0 : P(args.data()),
-                    args.size() * 8);
+  uint64_t r = call(BPF_FUNC_snprintf, P(out), sizeof(out), P(fmt),
+                    args.empty() ? 0 : P(args.data()), args.size() * 8);
   if (ret) *ret = r;
   if (S(r) < 0) return "ERR " + std::to_string(S(r));
   return out;
@@ -67,6 +72,26 @@ TEST(Snprintf, Conversions) {
   EXPECT_EQ(snp("extra args ok", {1, 2}), "extra args ok");
 }
 
+// A number where a pointer is expected (the verifier allows any scalar as
+// a %s or %pI4 argument) must not crash: the kernel reads with a nofault
+// copy and prints "" / zeros; so does skbpf, on an address known unmapped
+// and on a string that runs into an unmapped page.
+TEST(Snprintf, UnreadablePointersPrintEmpty) {
+  const long page = ::sysconf(_SC_PAGESIZE);
+  auto* two = static_cast<char*>(
+      ::mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(two, MAP_FAILED);
+  ASSERT_EQ(::munmap(two + page, page), 0);  // the second page is now unmapped
+  const uint64_t unmapped = P(two + page);
+  EXPECT_EQ(snp("[%s]", {unmapped}), "[]");
+  EXPECT_EQ(snp("[%pI4]", {unmapped}), "[0.0.0.0]");
+  EXPECT_EQ(snp("[%s]", {0x10}), "[]");
+  // "abc" in the last bytes of the mapped page, no NUL before the hole.
+  std::memcpy(two + page - 3, "abc", 3);
+  EXPECT_EQ(snp("[%s]", {P(two + page - 3)}), "[abc]");
+  ::munmap(two, page);
+}
+
 TEST(Snprintf, ReturnsLengthWithNulAndTruncates) {
   uint64_t r = 0;
   EXPECT_EQ(snp("abc%d", {12}, &r), "abc12");
@@ -79,18 +104,19 @@ TEST(Snprintf, ReturnsLengthWithNulAndTruncates) {
 }
 
 TEST(Snprintf, Errors) {
-  EXPECT_EQ(snp("%d %d", {1}), "ERR -22");      // more specifiers than arguments
-  EXPECT_EQ(snp("%q", {1}), "ERR -22");         // unknown conversion
-  EXPECT_EQ(snp("%5.2d", {1}), "ERR -22");      // no precision
-  EXPECT_EQ(snp("%#x", {1}), "ERR -22");        // '#' is not an accepted flag
+  EXPECT_EQ(snp("%d %d", {1}), "ERR -22");  // more specifiers than arguments
+  EXPECT_EQ(snp("%q", {1}), "ERR -22");     // unknown conversion
+  EXPECT_EQ(snp("%5.2d", {1}), "ERR -22");  // no precision
+  EXPECT_EQ(snp("%#x", {1}), "ERR -22");    // '#' is not an accepted flag
   EXPECT_EQ(snp("%lf", {1}), "ERR -22");
-  EXPECT_EQ(snp("%sx", {P("a")}), "ERR -22");   // %s followed by a letter
+  EXPECT_EQ(snp("%sx", {P("a")}), "ERR -22");  // %s followed by a letter
   EXPECT_EQ(snp("%pZ", {1}), "ERR -22");
-  EXPECT_EQ(snp("bell\a", {}), "ERR -22");      // not printable
+  EXPECT_EQ(snp("bell\a", {}), "ERR -22");  // not printable
   char out[8];
   const char* fmt = "%d";
   uint64_t args[13] = {};
-  EXPECT_EQ(S(call(BPF_FUNC_snprintf, P(out), 8, P(fmt), P(args), 12)), -22);   // not a multiple of 8
+  EXPECT_EQ(S(call(BPF_FUNC_snprintf, P(out), 8, P(fmt), P(args), 12)),
+            -22);  // not a multiple of 8
   EXPECT_EQ(S(call(BPF_FUNC_snprintf, P(out), 8, P(fmt), P(args), 104)), -22);  // 13 > 12 args
   EXPECT_EQ(S(call(BPF_FUNC_snprintf, P(out), 8, P(fmt), 0, 8)), -22);          // data NULL
   // Strings share the kernel's 512-byte argument buffer.
@@ -131,7 +157,8 @@ TEST(TracePrintk, RateLimited) {
   set_trace_rate_limit(5);
   const char fmt[] = "x%d";
   for (int i = 0; i < 50; ++i) {
-    EXPECT_EQ(call(BPF_FUNC_trace_printk, P(fmt), sizeof(fmt), 1, 0, 0), 2u);  // length even when dropped
+    EXPECT_EQ(call(BPF_FUNC_trace_printk, P(fmt), sizeof(fmt), 1, 0, 0),
+              2u);  // length even when dropped
   }
   EXPECT_EQ(cap.lines.size(), 5u);
   set_trace_sink(nullptr, nullptr);

@@ -2,6 +2,7 @@
 // function prologue/epilogue and the run-time support the generated code
 // calls. The emit functions per instruction class are in emit_*.cpp.
 #include "compiler.h"
+#include "skbpf/vm/verifier.h"
 
 #include <algorithm>
 
@@ -99,6 +100,14 @@ void Compiler::compile() {
     }
     a_.bind(labels_[i]);
     const size_t first = i;
+    if (const int taken = proven_direction(i); taken != kBothWays) {
+      // Dead (no code), or a conditional jump the proof shows always goes
+      // one way (a plain jump, or nothing).
+      if (taken == kAlwaysTaken) a_.jmp(labels_[i + insns_[i].off + 1]);
+      if (taken == kDead && in.code == op::kLdImm64) a_.bind(labels_[++i]);
+      cut_listing("", first, start);
+      continue;
+    }
     if (const size_t fused = emit_fused(i); fused > 0) {
       cut_listing("", first, start);
       for (size_t k = 1; k < fused; ++k) {  // folded into the first: no code of their own
@@ -236,6 +245,20 @@ void Compiler::mark_jump_targets() {
 // clang emits them for every 32-bit value compared without alu32/jmp32
 // (-mcpu=v1/v2, the default). Returns how many instructions were folded
 // (0: none; the caller emits instruction i as usual).
+int Compiler::proven_direction(size_t i) const {
+  if (env_.reach.size() != insns_.size()) return kBothWays;  // no proof given
+  const uint8_t r = env_.reach[i];
+  if (!(r & vm::verifier::kReachInsn)) return kDead;
+  const Insn& in = insns_[i];
+  const uint8_t cls = op::cls(in.code), o = op::jmp_op(in.code);
+  if ((cls != op::kJmp && cls != op::kJmp32) || o == op::kJa || o == op::kCall || o == op::kExit)
+    return kBothWays;
+  const bool taken = r & vm::verifier::kReachTaken, falls = r & vm::verifier::kReachFallthrough;
+  if (taken && !falls) return kAlwaysTaken;
+  if (falls && !taken) return kNeverTaken;
+  return kBothWays;
+}
+
 size_t Compiler::emit_fused(size_t i) {
   const size_t n = insns_.size();
   const auto is_shift32 = [&](size_t k, uint8_t alu, uint8_t dst) {

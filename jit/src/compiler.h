@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <functional>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -146,6 +147,8 @@ struct CompileEnv {
   // after the instruction (`listing`, one entry per instruction; the
   // trampolines and the out-of-line code under their own names).
   asmjit::StringLogger* logger = nullptr;
+  // The verifier's reachability (JitOptions::reach), or empty.
+  std::span<const uint8_t> reach;
 };
 
 struct ListingPiece {
@@ -195,6 +198,11 @@ class Compiler {
   Frame frame_of(size_t first, size_t end) const;
   void mark_jump_targets();
   size_t emit_fused(size_t i);
+  // What the verifier proved of instruction i: kBothWays (emit it as is),
+  // kDead (no path reaches it), kAlwaysTaken / kNeverTaken (a conditional
+  // jump that always goes one way).
+  enum Direction { kBothWays, kDead, kAlwaysTaken, kNeverTaken };
+  int proven_direction(size_t i) const;
 
   // compiler.cpp
   void emit_trampoline();

@@ -90,6 +90,7 @@ Jit::Jit(const vm::Program& program, const vm::Runtime& runtime_in, JitOptions o
   env.tail_entry_offset = static_cast<int32_t>(reinterpret_cast<const char*>(&tail_entry_) -
                                                reinterpret_cast<const char*>(this));
   env.blind_constants = options.blind_constants;
+  env.reach = options.reach;
   StringLogger logger;
   if (options.listing) {
     logger.addFlags(FormatFlags::kMachineCode | FormatFlags::kHexImms | FormatFlags::kHexOffsets);

@@ -11,8 +11,9 @@ namespace skbpf::skb {
 vm::verifier::CtxModel verifier_ctx_model(vm::ProgType type) {
   vm::verifier::CtxModel model;
   model.size = sizeof(struct __sk_buff);
-  model.access = [type](uint32_t off, uint32_t size, bool write, vm::verifier::CtxLoad* result) {
-    std::string why = ctx_access_check(type, off, size, write);
+  model.access = [type](uint32_t off, uint32_t size, bool write, bool sign_extend,
+                        vm::verifier::CtxLoad* result) {
+    std::string why = ctx_access_check(type, off, size, write, sign_extend);
     if (why.empty() && result != nullptr && !write) {
       // The kernel's tc_cls_act_is_valid_access sets the register type of
       // these three loads (PTR_TO_PACKET, _END, _META); the rest are scalars.

@@ -329,9 +329,14 @@ void expand_access(const Insn& in, size_t i, ProgType type, std::vector<Insn>& o
 
 }  // namespace
 
-std::vector<Insn> rewrite_ctx_accesses(const std::vector<Insn>& insns, ProgType type) {
+std::vector<Insn> rewrite_ctx_accesses(const std::vector<Insn>& insns, ProgType type,
+                                       std::vector<uint32_t>* new_index) {
   if (type != ProgType::kSchedCls && type != ProgType::kSchedAct &&
       type != ProgType::kSocketFilter) {
+    if (new_index) {
+      new_index->resize(insns.size() + 1);
+      for (size_t i = 0; i <= insns.size(); ++i) (*new_index)[i] = static_cast<uint32_t>(i);
+    }
     return insns;
   }
   const size_t n = insns.size();
@@ -379,6 +384,7 @@ std::vector<Insn> rewrite_ctx_accesses(const std::vector<Insn>& insns, ProgType 
     total += 1;
   }
   new_at[n] = static_cast<uint32_t>(total);
+  if (new_index) *new_index = new_at;
   if (total > vm::kMaxInsns) {
     throw LoadError(
         LoadError::kNoInsn,

@@ -17,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "interpreter_ops.h"
@@ -39,7 +40,36 @@ struct RunShared {
   uint64_t step_limit;  // checked mode: the budget of the whole run (0: none)
   uint64_t steps;       // checked mode: taken branches and calls so far
   uint32_t tail_calls;  // tail calls taken so far (at most kMaxTailCalls)
+  // Checked mode with check_uninit_stack: one byte per byte of the BPF
+  // stack (index 0 = its lowest byte), nonzero once written. nullptr: off.
+  uint8_t* shadow;
 };
+
+inline constexpr uintptr_t kWholeStack = uintptr_t{kMaxCallFrames} * kStackSize;
+
+// Shadow of the stack bytes [addr, addr + size), which are on the stack.
+inline uint8_t* shadow_at(const RunShared* shared, uintptr_t addr) {
+  return shared->shadow + (addr - (shared->stack_hi - kWholeStack));
+}
+// A new frame (call, callback, tail call) starts with nothing written.
+inline void shadow_clear_frame(const RunShared* shared, uintptr_t fp) {
+  if (shared->shadow != nullptr) std::memset(shadow_at(shared, fp - kStackSize), 0, kStackSize);
+}
+// A helper may fill the stack memory its pointer arguments point to; the
+// size is usually the next argument (skb_load_bytes' to/len and the like),
+// else take 8 bytes (bpf_strtol's res). Marking too much only hides reads,
+// it never reports a false one.
+inline void shadow_mark_helper_args(const RunShared* shared, const uint64_t* reg) {
+  const uintptr_t lo = shared->stack_hi - kWholeStack;
+  for (int i = 1; i <= 5; ++i) {
+    const uintptr_t a = reg[i];
+    if (a < lo || a >= shared->stack_hi) continue;
+    uint64_t n = i < 5 && reg[i + 1] <= kWholeStack ? reg[i + 1] : 8;
+    if (n < 8) n = 8;
+    n = std::min<uint64_t>(n, shared->stack_hi - a);
+    std::memset(shadow_at(shared, a), 1, n);
+  }
+}
 
 // Where a run (or a callback) starts.
 struct Start {
@@ -132,6 +162,7 @@ ExecStatus run(const Start* start, RunShared* shared, const ExecArgs& args, uint
   [[maybe_unused]] uintptr_t fault_addr = 0;
   [[maybe_unused]] uint32_t fault_size = 0;
   [[maybe_unused]] bool fault_write = false;
+  [[maybe_unused]] bool fault_uninit = false;
 
 #define DST reg[pc->dst]
 #define SRC reg[pc->src]
@@ -166,7 +197,44 @@ ExecStatus run(const Start* start, RunShared* shared, const ExecArgs& args, uint
         fault_write = (is_write);                                                           \
         goto mem_fault;                                                                     \
       }                                                                                     \
+      if (on_stack_ && shared->shadow != nullptr) {                                         \
+        uint8_t* sh_ = shadow_at(shared, a_);                                               \
+        if (is_write) {                                                                     \
+          std::memset(sh_, 1, (sz));                                                        \
+        } else {                                                                            \
+          for (uint32_t i_ = 0; i_ < (sz); ++i_) {                                          \
+            if (sh_[i_] == 0) {                                                             \
+              fault_addr = a_;                                                              \
+              fault_size = (sz);                                                            \
+              fault_write = false;                                                          \
+              fault_uninit = true;                                                          \
+              goto mem_fault;                                                               \
+            }                                                                               \
+          }                                                                                 \
+        }                                                                                   \
+      }                                                                                     \
     }                                                                                       \
+  } while (0)
+  // Atomics read before they write: with check_uninit_stack, their stack
+  // bytes must have been written (the rest of the check is CHECK_MEM's).
+#define SHADOW_READ(addr_expr, sz)                                                                \
+  do {                                                                                            \
+    if constexpr (kChecked) {                                                                     \
+      const uintptr_t a_ = (addr_expr);                                                           \
+      if (shared->shadow != nullptr && a_ >= reg[kFramePointer] - kStackSize && a_ <= stack_hi && \
+          stack_hi - a_ >= (sz)) {                                                                \
+        const uint8_t* sh_ = shadow_at(shared, a_);                                               \
+        for (uint32_t i_ = 0; i_ < (sz); ++i_) {                                                  \
+          if (sh_[i_] == 0) {                                                                     \
+            fault_addr = a_;                                                                      \
+            fault_size = (sz);                                                                    \
+            fault_write = false;                                                                  \
+            fault_uninit = true;                                                                  \
+            goto mem_fault;                                                                       \
+          }                                                                                       \
+        }                                                                                         \
+      }                                                                                           \
+    }                                                                                             \
   } while (0)
 #define ADDR_SRC (static_cast<uintptr_t>(SRC + static_cast<int64_t>(pc->off)))
 #define ADDR_DST (static_cast<uintptr_t>(DST + static_cast<int64_t>(pc->off)))
@@ -344,6 +412,9 @@ L_JA:
 
   // ---- Calls and exit ----------------------------------------------------
 L_CALL_HELPER:
+  if constexpr (kChecked) {
+    if (shared->shadow != nullptr) shadow_mark_helper_args(shared, reg);
+  }
   reg[0] = pc->helper(reg[1], reg[2], reg[3], reg[4], reg[5]);
   NEXT;
   // A helper that may call back (vm::call_function) finds this run through
@@ -360,6 +431,11 @@ L_CALL_HELPER:
     site.insn = pc->pc;                                        \
     site.status = ExecStatus::kOk;                             \
     detail::CallbackSite* const outer = detail::callback_site; \
+    if constexpr (kChecked) {                                  \
+      if (shared->shadow != nullptr) {                         \
+        shadow_mark_helper_args(shared, reg);                  \
+      }                                                        \
+    }                                                          \
     detail::callback_site = &site;                             \
     reg[0] = (fn)(reg[1], reg[2], reg[3], reg[4], reg[5]);     \
     detail::callback_site = outer;                             \
@@ -387,6 +463,7 @@ L_TAIL_CALL:
       if constexpr (kChecked) {
         if (shared->step_limit != 0 && ++steps > shared->step_limit) goto step_limit;
       }
+      if constexpr (kChecked) shadow_clear_frame(shared, reg[kFramePointer]);
       entry = e;
       pc = e->code;
       goto * pc->handler;
@@ -422,6 +499,7 @@ L_CALL_LOCAL:
     f.ret = pc + 1;
     f.entry = entry;
     reg[kFramePointer] -= kStackSize;
+    if constexpr (kChecked) shadow_clear_frame(shared, reg[kFramePointer]);
   }
   BRANCH();
 L_EXIT:
@@ -499,6 +577,7 @@ L_LDDW:
   // ---- Atomics -----------------------------------------------------------
 #define ATOMIC(name, type, builtin, fetch)                                 \
   L_##name : {                                                             \
+    SHADOW_READ(ADDR_DST, sizeof(type));                                   \
     CHECK_MEM(ADDR_DST, sizeof(type), true);                               \
     type* p = reinterpret_cast<type*>(ADDR_DST);                           \
     const type old = builtin(p, static_cast<type>(SRC), __ATOMIC_SEQ_CST); \
@@ -527,6 +606,7 @@ L_LDDW:
   // cmpxchg compares with r0 and always leaves the old value in r0.
 #define CMPXCHG(name, type)                                                      \
   L_##name : {                                                                   \
+    SHADOW_READ(ADDR_DST, sizeof(type));                                         \
     CHECK_MEM(ADDR_DST, sizeof(type), true);                                     \
     type expected = static_cast<type>(reg[0]);                                   \
     __atomic_compare_exchange_n(reinterpret_cast<type*>(ADDR_DST), &expected,    \
@@ -572,13 +652,13 @@ mem_fault:
   __attribute__((unused));
   if (error) {
     *error = ExecError{};
-    error->status = ExecStatus::kMemoryViolation;
+    error->status = fault_uninit ? ExecStatus::kUninitStackRead : ExecStatus::kMemoryViolation;
     error->insn = pc->pc;
     error->addr = fault_addr;
     error->size = fault_size;
     error->write = fault_write;
   }
-  return ExecStatus::kMemoryViolation;
+  return fault_uninit ? ExecStatus::kUninitStackRead : ExecStatus::kMemoryViolation;
 step_limit:
   __attribute__((unused));
   if (error) {
@@ -595,6 +675,7 @@ step_limit:
 #undef NEXT
 #undef BRANCH
 #undef CHECK_MEM
+#undef SHADOW_READ
 #undef ADDR_SRC
 #undef ADDR_DST
 #undef CALL_WITH_SITE
@@ -608,7 +689,16 @@ template <bool kChecked>
 ExecStatus start_run(const InterpEntry* entry, const ExecArgs& args, uint64_t* r0,
                      ExecError* error) {
   alignas(16) uint8_t stack[kMaxCallFrames * kStackSize];
-  RunShared shared{reinterpret_cast<uintptr_t>(stack) + sizeof(stack), entry->step_limit, 0, 0};
+  RunShared shared{reinterpret_cast<uintptr_t>(stack) + sizeof(stack), entry->step_limit, 0, 0,
+                   nullptr};
+  // Checked mode only: the unchecked instance has no shadow at all.
+  [[maybe_unused]] uint8_t shadow[kChecked ? kMaxCallFrames * kStackSize : 1];
+  if constexpr (kChecked) {
+    if (entry->check_uninit_stack) {
+      std::memset(shadow + sizeof(shadow) - kStackSize, 0, kStackSize);  // frame 0
+      shared.shadow = shadow;
+    }
+  }
   const Start start{entry, entry->code, {args.r1, args.r2, 0, 0, 0}, shared.stack_hi, 0};
   return run<kChecked>(&start, &shared, args, r0, error, nullptr);
 }
@@ -637,6 +727,7 @@ uint64_t call_back(detail::CallbackSite* self, uint64_t fn, const uint64_t args[
       return fail(ExecStatus::kBadFunction, static_cast<int64_t>(fn));
     }
   }
+  if constexpr (kChecked) shadow_clear_frame(site->shared, site->fp - kStackSize);
   const Start start{site->entry,
                     target,
                     {args[0], args[1], args[2], args[3], args[4]},
@@ -669,6 +760,8 @@ const char* to_string(ExecStatus status) {
       return "step limit reached";
     case ExecStatus::kBadFunction:
       return "bad callback function";
+    case ExecStatus::kUninitStackRead:
+      return "read of uninitialized stack";
   }
   return "?";
 }
@@ -691,6 +784,9 @@ std::string ExecError::to_string() const {
     case ExecStatus::kBadFunction:
       return fmt::format("insn {}: helper called back {:#x}, not a function of the program", insn,
                          static_cast<uint64_t>(value));
+    case ExecStatus::kUninitStackRead:
+      return fmt::format("insn {}: {}-byte load at {:#x} reads stack bytes nothing wrote", insn,
+                         size, addr);
   }
   return "?";
 }
@@ -707,9 +803,9 @@ Interpreter::Interpreter(const Program& program, const Runtime& runtime, Interpr
   }
 
   decode(program, runtime_, options_.fuse, labels, &code_);
-  entry_ = std::make_unique<InterpEntry>(InterpEntry{code_.data(), code_.size(), runtime_.helpers,
-                                                     runtime_.packet_load, runtime_.prog_array_get,
-                                                     options_.step_limit});
+  entry_ = std::make_unique<InterpEntry>(InterpEntry{
+      code_.data(), code_.size(), runtime_.helpers, runtime_.packet_load, runtime_.prog_array_get,
+      options_.step_limit, options_.checked && options_.check_uninit_stack});
 }
 
 Interpreter::~Interpreter() = default;

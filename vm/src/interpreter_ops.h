@@ -106,7 +106,8 @@ struct InterpEntry {
   const HelperTable* helpers;
   PacketLoadFn packet_load;
   ProgArrayGetFn prog_array_get;
-  uint64_t step_limit;  // of runs started here (a tail call keeps the run's)
+  uint64_t step_limit;              // of runs started here (a tail call keeps the run's)
+  bool check_uninit_stack = false;  // of runs started here (InterpreterOptions)
 };
 
 namespace detail {

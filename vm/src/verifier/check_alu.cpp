@@ -161,10 +161,15 @@ void Verifier::check_alu(const Insn& insn) {
     }
     fail(fmt::format("R{} pointer {} pointer prohibited", int{insn.dst}, alu_name(opc)));
   }
-  if (dptr) return adjust_ptr(insn, d, d, src, opc);
+  // The pointer's new offset rests on the scalar's range.
+  if (dptr) {
+    if (x && src.type == RegType::kScalar) mark_precise(insn.src);
+    return adjust_ptr(insn, d, d, src, opc);
+  }
   if (sptr) {
     if (opc == op::kSub)
       fail(fmt::format("R{} tried to subtract pointer from scalar", int{insn.dst}));
+    mark_precise(insn.dst);
     RegState scalar = d;
     return adjust_ptr(insn, d, src, scalar, opc);
   }

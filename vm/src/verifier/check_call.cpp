@@ -15,6 +15,9 @@ namespace {
 constexpr uint32_t kMapTypeProgArray = 3;  // BPF_MAP_TYPE_PROG_ARRAY
 constexpr uint32_t kMapTypeRingbuf = 27;   // BPF_MAP_TYPE_RINGBUF
 constexpr int32_t kFuncTailCall = 12;
+constexpr int32_t kFuncMapLookupElem = 1;
+constexpr uint32_t kMapTypeArray = 2;        // BPF_MAP_TYPE_ARRAY
+constexpr uint32_t kMapTypePercpuArray = 6;  // BPF_MAP_TYPE_PERCPU_ARRAY
 
 const char* arg_expected(ArgType t) {
   switch (t) {
@@ -48,6 +51,32 @@ bool is_mem_arg(ArgType t) {
 
 }  // namespace
 
+// get_constant_map_key(): the key behind a stack pointer with a constant
+// offset, when its bytes are all STACK_ZERO or exactly one spilled constant
+// of the key's size; -1 otherwise. The verdict then rests on the value, so
+// the spill is marked precise.
+int64_t Verifier::constant_stack_key(const RegState& ptr, uint32_t key_size) {
+  if (ptr.type != RegType::kStack || !ptr.var.is_const() || key_size == 0 || key_size > 8)
+    return -1;
+  const int64_t off = ptr.off + static_cast<int64_t>(ptr.var.const_value());
+  if (off >= 0 || off < -int64_t{kStackSize}) return -1;
+  const size_t s = static_cast<size_t>((-off - 1) / 8);
+  const int64_t j = off + static_cast<int64_t>(s + 1) * 8;
+  if (j + key_size > 8) return -1;  // the key spans two slots
+  const auto& stack = cur_.frames[ptr.aux].stack;
+  if (s >= stack.size()) return -1;
+  const StackSlot& slot = stack[s];
+  bool zero = true;
+  for (uint32_t k = 0; k < key_size; k++) zero &= slot.bytes[j + k] == SlotByte::kZero;
+  if (zero) return 0;
+  if (!slot.spill_size || slot.spill_off != j || slot.spill_size != key_size ||
+      slot.spill.type != RegType::kScalar || !slot.spill.var.is_const())
+    return -1;
+  mark_slot_precise(static_cast<size_t>(ptr.aux), s);
+  const uint64_t v = slot.spill.var.const_value();
+  return v > INT32_MAX ? -1 : static_cast<int64_t>(v);
+}
+
 void Verifier::release_reference(uint32_t ref_id) {
   auto& refs = cur_.refs;
   refs.erase(std::remove_if(refs.begin(), refs.end(), [&](auto& p) { return p.first == ref_id; }),
@@ -72,10 +101,11 @@ void Verifier::check_helper_call(const Insn& insn, uint32_t idx) {
   const HelperProto* p = env_.helper ? env_.helper(insn.imm) : nullptr;
   if (!p) fail(fmt::format("invalid func unknown#{}", insn.imm));
   const std::string fname = fmt::format("{}#{}", p->name, insn.imm);
-  int map = -1;        // the ARG_CONST_MAP_PTR argument's map
-  int func = -1;       // the ARG_PTR_TO_FUNC callback
-  RegState cb_ctx;     // the callback's context argument
-  uint64_t alloc = 0;  // ARG_CONST_ALLOC_SIZE_OR_ZERO
+  int map = -1;            // the ARG_CONST_MAP_PTR argument's map
+  int func = -1;           // the ARG_PTR_TO_FUNC callback
+  RegState cb_ctx;         // the callback's context argument
+  uint64_t alloc = 0;      // ARG_CONST_ALLOC_SIZE_OR_ZERO
+  int64_t const_key = -1;  // an array map's key, when a known constant
   for (int a = 0; a < 5; a++) {
     const ArgType t = p->args[a];
     if (t == ArgType::kDontCare) break;
@@ -106,6 +136,9 @@ void Verifier::check_helper_call(const Insn& insn, uint32_t idx) {
           mismatch();
         check_helper_mem(r, t == ArgType::kPtrToMapKey ? m.key_size : m.value_size,
                          t == ArgType::kPtrToUninitMapValue, false);
+        if (t == ArgType::kPtrToMapKey &&
+            (m.type == kMapTypeArray || m.type == kMapTypePercpuArray))
+          const_key = constant_stack_key(v, m.key_size);
         break;
       }
       case ArgType::kPtrToCtx:
@@ -128,6 +161,7 @@ void Verifier::check_helper_call(const Insn& insn, uint32_t idx) {
       case ArgType::kConstSizeOrZero: {
         // check_mem_size_reg(): the previous argument is the memory.
         if (v.type != RegType::kScalar) mismatch();
+        mark_precise(r);  // the access size rests on its range
         if (a == 0 || !is_mem_arg(p->args[a - 1]))
           fail(fmt::format("R{} size argument without memory argument", r));
         if (v.var.smin < 0)
@@ -152,6 +186,7 @@ void Verifier::check_helper_call(const Insn& insn, uint32_t idx) {
       }
       case ArgType::kConstAllocSizeOrZero:
         if (v.type != RegType::kScalar) mismatch();
+        mark_precise(r);
         if (!v.var.is_const()) fail(fmt::format("R{} is not a known constant'", r));
         alloc = v.var.const_value();
         break;
@@ -215,6 +250,13 @@ void Verifier::check_helper_call(const Insn& insn, uint32_t idx) {
       r0.type = RegType::kMapValueOrNull;
       r0.aux = map;
       r0.id = ++id_gen_;
+      // An array's element at a constant in-range index always exists: no
+      // null check is needed (the kernel's can_elide_value_nullness, 6.14).
+      if (insn.imm == kFuncMapLookupElem && const_key >= 0 &&
+          const_key < static_cast<int64_t>(env_.maps[map].max_entries)) {
+        r0.type = RegType::kMapValue;
+        r0.id = 0;
+      }
       break;
     case RetType::kPtrToRingbufMemOrNull:
       r0 = RegState{};
@@ -297,6 +339,7 @@ bool Verifier::check_exit(uint32_t idx) {
   if (r0.type == RegType::kStack && static_cast<uint32_t>(r0.aux) == depth)
     fail("cannot return stack pointer to the caller frame");
   if (callee.cb_start >= 0) {
+    if (r0.type == RegType::kScalar) mark_precise(0);
     if (r0.type != RegType::kScalar || r0.var.smin < 0 || r0.var.umax > 1)
       fail(fmt::format("At callback return the register R0 has {} should have been in [0, 1]",
                        reg_to_string(r0)));

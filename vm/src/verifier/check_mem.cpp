@@ -72,6 +72,7 @@ void Verifier::stack_write(uint32_t fr, int32_t off, uint32_t size, const RegSta
   if (slot.spill_size && j < slot.spill_off + slot.spill_size &&
       slot.spill_off < j + static_cast<int>(size)) {
     SlotByte b = is_zero_scalar(slot.spill) ? SlotByte::kZero : SlotByte::kMisc;
+    if (b == SlotByte::kZero) mark_slot_precise(fr, s);  // ZERO bytes rest on the spill being 0
     for (auto& x : slot.bytes)
       if (x == SlotByte::kSpill) x = b;
     slot.spill_size = 0;
@@ -86,13 +87,23 @@ void Verifier::stack_write(uint32_t fr, int32_t off, uint32_t size, const RegSta
         if (x == SlotByte::kSpill) x = SlotByte::kMisc;
     }
     slot.spill = value;
+    slot.spill.precise = false;
     slot.spill_off = static_cast<uint8_t>(j);
     slot.spill_size = static_cast<uint8_t>(size);
     for (uint32_t k = 0; k < size; k++) slot.bytes[j + k] = SlotByte::kSpill;
+    note_stack_spill(fr, s);
     return;
   }
   SlotByte b = is_zero_scalar(value) ? SlotByte::kZero : SlotByte::kMisc;
+  if (b == SlotByte::kZero) mark_stored_zero();
   for (uint32_t k = 0; k < size; k++) slot.bytes[j + k] = b;
+}
+
+// A register's zero stored as STACK_ZERO: later reads see a constant, so
+// the value must have been zero (check_stack_write_fixed_off marks it).
+void Verifier::mark_stored_zero() {
+  const Insn& in = insns_[cur_.insn];
+  if (op::cls(in.code) == op::kStx && op::mode(in.code) == op::kMem) mark_precise(in.src);
 }
 
 // check_stack_write_var_off(): every byte the store may touch becomes MISC
@@ -106,6 +117,7 @@ void Verifier::stack_write_var(int regno, const RegState& ptr, int32_t off, uint
                      ptr.var.var_off.to_string(), ptr.off + off, size));
   auto& stack = cur_.frames[ptr.aux].stack;
   SlotByte b = is_zero_scalar(value) ? SlotByte::kZero : SlotByte::kMisc;
+  if (b == SlotByte::kZero) mark_stored_zero();
   for (int64_t o = lo; o < hi; o++) {
     size_t s = static_cast<size_t>((-o - 1) / 8);
     if (stack.size() <= s) stack.resize(s + 1);
@@ -138,7 +150,9 @@ RegState Verifier::stack_read(int regno, uint32_t fr, int32_t off, uint32_t size
   }
   if (any_spill) {
     if (slot->spill_off == j && slot->spill_size == size) {
+      note_stack_spill(fr, s);
       RegState r = slot->spill;
+      r.precise = false;
       if (sign_ext && r.type == RegType::kScalar && size < 8) {
         ScalarBounds v = r.var;
         r = RegState::scalar(v);
@@ -169,9 +183,9 @@ void Verifier::check_mem_access(int regno, int32_t off, uint32_t size, bool writ
         fail(fmt::format("variable ctx access var_off={} disallowed", ptr.var.var_off.to_string()));
       if (write && is_pointer(val.type)) fail("leaking a pointer into ctx is not allowed");
       CtxLoad kind = CtxLoad::kScalar;
-      std::string why = env_.ctx.access
-                            ? env_.ctx.access(static_cast<uint32_t>(off), size, write, &kind)
-                            : std::string("no context");
+      std::string why = env_.ctx.access ? env_.ctx.access(static_cast<uint32_t>(off), size, write,
+                                                          sign_ext, &kind)
+                                        : std::string("no context");
       if (off < 0 || !why.empty())
         fail(fmt::format("invalid bpf_context access off={} size={} ({})", off, size, why));
       RegState r = RegState::scalar(loaded_bounds(size, sign_ext));

@@ -48,7 +48,15 @@ struct RegState {
   int32_t range = 0;    // packet: [0, range) from the pointer's origin proven; mem: size
   int32_t aux = -1;     // map index, stack frame number or subprogram start
   ScalarBounds var = ScalarBounds::known(0);  // the value, or a pointer's variable offset
-  bool operator==(const RegState&) const = default;
+  // A scalar whose range the exploration below a checkpoint relied on
+  // (set by backtracking, only in checkpoints; the kernel's `precise`).
+  // Pruning compares only precise scalars' ranges.
+  bool precise = false;
+  // Identity of the abstract value; precision is bookkeeping, not value.
+  bool operator==(const RegState& o) const {
+    return type == o.type && off == o.off && id == o.id && ref_id == o.ref_id && range == o.range &&
+           aux == o.aux && var == o.var;
+  }
 
   static RegState scalar(const ScalarBounds& b) {
     RegState r;
@@ -59,6 +67,11 @@ struct RegState {
   static RegState unknown() { return scalar(ScalarBounds::unknown()); }
   static RegState not_init() { return RegState{}; }
 };
+
+// A packet pointer's range when a comparison showed it past the end
+// (BEYOND_PKT_END: by at least a byte; AT_PKT_END: at or past it).
+inline constexpr int32_t kBeyondPktEnd = -1;
+inline constexpr int32_t kAtPktEnd = -2;
 
 // Per-byte stack contents (enum bpf_stack_slot_type).
 enum class SlotByte : uint8_t { kInvalid, kMisc, kZero, kSpill };
@@ -90,12 +103,49 @@ struct FuncState {
 
 struct Explored;
 
+// One instruction of a path's history (the kernel's jmp_history, with every
+// instruction rather than only jumps): what backtracking needs to walk a
+// path backwards.
+struct TraceEntry {
+  enum : uint8_t {
+    kStackSpill = 1,   // filled or spilled a register at (frame, slot)
+    kFrameChange = 2,  // entered or left a frame (call, callback, exit)
+  };
+  uint32_t idx;
+  uint8_t flags = 0;
+  uint8_t frame = 0;
+  uint8_t slot = 0;
+};
+
 struct VerifierState {
   std::vector<FuncState> frames;
   std::vector<std::pair<uint32_t, uint32_t>> refs;  // acquired (ref id, insn)
   uint32_t insn = 0;
   Explored* parent = nullptr;  // the nearest checkpoint on this path
-  std::string path_log;        // log_level >= 1: this path's lines
+  // The instructions from the parent checkpoint to here (for a checkpoint:
+  // from its parent to it).
+  std::vector<TraceEntry> trace;
+  bool all_precise = false;  // every scalar marked precise (and so every ancestor's)
+  std::string path_log;      // log_level >= 1: this path's lines
+};
+
+// What backtracking still looks for: registers of the path's innermost
+// frame and spilled stack slots per frame (the kernel's backtrack_state).
+struct PrecisionSet {
+  uint16_t regs = 0;
+  std::array<uint64_t, kMaxCallFrames> slots{};
+  bool empty() const {
+    if (regs) return false;
+    for (uint64_t m : slots)
+      if (m) return false;
+    return true;
+  }
+  void set_reg(int r) { regs |= uint16_t(1u << r); }
+  void clear_reg(int r) { regs &= uint16_t(~(1u << r)); }
+  bool has_reg(int r) const { return regs >> r & 1; }
+  void set_slot(size_t f, size_t s) { slots[f] |= uint64_t{1} << s; }
+  void clear_slot(size_t f, size_t s) { slots[f] &= ~(uint64_t{1} << s); }
+  bool has_slot(size_t f, size_t s) const { return slots[f] >> s & 1; }
 };
 
 // A checkpoint at a prune point (struct bpf_verifier_state_list). While
@@ -116,8 +166,10 @@ struct VerifyError {
 // The checks and the exploration (struct bpf_verifier_env + do_check).
 class Verifier {
  public:
-  Verifier(std::span<const Insn> insns, const Env& env) : insns_(insns), env_(env) {}
+  Verifier(std::span<const Insn> insns, const Env& env, bool widen)
+      : insns_(insns), env_(env), widen_(widen) {}
   Result run();
+  bool widened() const { return widened_; }
 
  private:
   // --- driver (verifier.cpp) ---
@@ -130,11 +182,30 @@ class Verifier {
   bool is_state_visited(uint32_t idx);
   bool states_safe(const VerifierState& old, const VerifierState& cur, uint32_t idx, bool exact);
   bool regsafe(const RegState& o, const RegState& c,
-               std::vector<std::pair<uint32_t, uint32_t>>& idmap, bool exact);
+               std::vector<std::pair<uint32_t, uint32_t>>& idmap, bool exact, bool all_precise);
   bool stacksafe(const FuncState& o, const FuncState& c,
-                 std::vector<std::pair<uint32_t, uint32_t>>& idmap, bool exact);
+                 std::vector<std::pair<uint32_t, uint32_t>>& idmap, bool exact, bool all_precise);
+  void checkpoint(uint32_t idx);
   void widen_scalars(const VerifierState& old, uint32_t idx);
-  static constexpr size_t kWidenAfter = 8;
+  static constexpr size_t kWidenAfter = 3;
+
+  // --- precision tracking (precision.cpp) ---
+ public:
+  // The current instruction relies on the range of scalar register `r`
+  // (mark_chain_precision).
+  void mark_precise(int r);
+  // ... of the scalar spilled at `slot` of `frame`.
+  void mark_slot_precise(size_t frame, size_t slot);
+  // Records, for the instruction being checked, a fill or spill of a
+  // register at a stack slot.
+  void note_stack_spill(size_t frame, size_t slot);
+  void mark_stored_zero();
+
+ private:
+  void backtrack(PrecisionSet set, bool skip_current);
+  bool backtrack_insn(const TraceEntry& e, PrecisionSet& set) const;
+  void mark_all_precise();
+  void propagate_precision(const VerifierState& old, uint32_t idx);
   uint16_t frame_live_mask(const VerifierState& st, size_t frame, uint32_t idx) const;
   void check_cond_jmp(const Insn& insn, uint32_t idx);
   void log_insn(uint32_t idx);
@@ -168,6 +239,7 @@ class Verifier {
   void check_local_call(const Insn& insn, uint32_t idx);
   bool check_exit(uint32_t idx);  // true when the path continues in the caller
   void clear_packet_pointers();
+  int64_t constant_stack_key(const RegState& ptr, uint32_t key_size);
   void release_reference(uint32_t ref_id);
 
  public:
@@ -194,12 +266,15 @@ class Verifier {
  private:
   std::span<const Insn> insns_;
   const Env& env_;
+  const bool widen_;
+  bool widened_ = false;
   VerifierState cur_;
   std::vector<VerifierState> pending_;                            // push_stack's stack
   std::vector<std::vector<std::unique_ptr<Explored>>> explored_;  // owns every checkpoint
   std::vector<std::vector<Explored*>> done_;                      // the proven-safe ones, per insn
   std::vector<uint64_t> last_add_;  // insns_processed_ at the last checkpoint, per insn
   std::vector<uint8_t> prune_point_;
+  std::vector<uint8_t> reach_;     // Result::reach
   std::vector<uint16_t> live_in_;  // registers read before written, per insn
   uint32_t id_gen_ = 0;
   uint64_t insns_processed_ = 0, jmps_processed_ = 0;

@@ -40,20 +40,6 @@ bool bounds_within(const ScalarBounds& o, const ScalarBounds& c) {
          c.s32_max <= o.s32_max && o.var_off.contains(c.var_off);
 }
 
-// check_ids(): old ids must map to current ids one to one. A current id of 0
-// stands for a fresh, unshared id.
-bool check_ids(uint32_t o, uint32_t c, std::vector<std::pair<uint32_t, uint32_t>>& idmap,
-               uint32_t& tmp) {
-  if (o == 0) return c == 0;
-  if (c == 0) c = ++tmp | 0x80000000u;
-  for (auto& [a, b] : idmap) {
-    if (a == o) return b == c;
-    if (b == c) return false;
-  }
-  idmap.emplace_back(o, c);
-  return true;
-}
-
 // The smallest bounds holding both a and b (each view's hull; the tnum
 // keeps only the bits both know alike).
 ScalarBounds bounds_hull(const ScalarBounds& a, const ScalarBounds& b) {
@@ -72,15 +58,31 @@ ScalarBounds bounds_hull(const ScalarBounds& a, const ScalarBounds& b) {
   return h;
 }
 
+// check_ids(): old ids must map to current ids one to one. A current id of 0
+// stands for a fresh, unshared id.
+bool check_ids(uint32_t o, uint32_t c, std::vector<std::pair<uint32_t, uint32_t>>& idmap,
+               uint32_t& tmp) {
+  if (o == 0) return c == 0;
+  if (c == 0) c = ++tmp | 0x80000000u;
+  for (auto& [a, b] : idmap) {
+    if (a == o) return b == c;
+    if (b == c) return false;
+  }
+  idmap.emplace_back(o, c);
+  return true;
+}
+
 }  // namespace
 
-// Without the kernel's precision tracking, scalars that differ only in
-// values no safety check depends on (an ACL's port ranges on different
-// rule paths) keep states apart and the paths multiply. Once an instruction
-// has many proven-safe states, a new state's scalars are widened to the
-// hull with the newest of them before it is explored: the widened
-// state describes more concrete states, so proving it safe proves the
-// original (sound), at the price of path sensitivity there.
+// Precision tracking alone leaves programs like an ACL compiled by clang
+// 14 with many states per instruction: the port's range is precise (later
+// rules compare it) and differs on every path that skipped a rule, so the
+// states multiply with the rules (cubic in the rule count). Once an
+// instruction has many proven-safe states, a new state's live scalars are
+// widened to the hull with the newest of them before it is explored: the
+// widened state describes more concrete states, so proving it safe proves
+// the original (sound). It can only lose path sensitivity, so a refusal
+// reached after widening is re-checked without it (see verify()).
 void Verifier::widen_scalars(const VerifierState& old, uint32_t idx) {
   if (old.frames.size() != cur_.frames.size()) return;
   for (size_t f = 0; f < old.frames.size(); f++) {
@@ -117,12 +119,44 @@ void Verifier::check_writable(int r) const {
 void Verifier::check_cfg() {
   const size_t n = insns_.size();
   if (n == 0) throw VerifyError{0, "empty program"};
+  // Register fields name r0-r10 (check_reg_arg); an instruction's unused
+  // fields are zero or refused later, so any larger number is invalid. (The
+  // state arrays have 11 registers: nothing may index past them.)
+  for (size_t i = 0; i < n; i++) {
+    const Insn& in = insns_[i];
+    if (in.dst >= kNumRegs) throw VerifyError{i, fmt::format("R{} is invalid", int{in.dst})};
+    if (in.src >= kNumRegs && in.code != op::kLdImm64 && in.code != op::kCallCode)
+      throw VerifyError{i, fmt::format("R{} is invalid", int{in.src})};
+    if (is_ld_imm64(in)) i++;
+  }
+  // Subprograms (check_subprogs): the entry and every bpf-to-bpf call or
+  // function-pointer target; a jump may not leave its subprogram.
+  std::vector<size_t> starts{0};
+  for (size_t i = 0; i < n; i++) {
+    const Insn& in = insns_[i];
+    const int64_t t = static_cast<int64_t>(i) + in.imm + 1;
+    if ((is_local_call(in) || (is_ld_imm64(in) && in.src == op::kPseudoFunc)) && t >= 0 &&
+        t < static_cast<int64_t>(n))
+      starts.push_back(static_cast<size_t>(t));
+    if (is_ld_imm64(in)) i++;
+  }
+  std::sort(starts.begin(), starts.end());
+  starts.erase(std::unique(starts.begin(), starts.end()), starts.end());
+  auto subprog_of = [&](size_t i) {
+    return static_cast<size_t>(std::upper_bound(starts.begin(), starts.end(), i) - starts.begin());
+  };
   std::vector<uint8_t> seen(n, 0);
   std::vector<size_t> work{0};
   seen[0] = 1;
   prune_point_.assign(n, 0);
   auto visit = [&](size_t from, int64_t to) {
     if (to < 0 || to >= static_cast<int64_t>(n))
+      throw VerifyError{from, fmt::format("jump out of range from insn {} to {}", from, to)};
+    const bool enters_function =
+        std::binary_search(starts.begin(), starts.end(), size_t(to)) &&
+        (is_local_call(insns_[from]) ||
+         (is_ld_imm64(insns_[from]) && insns_[from].src == op::kPseudoFunc));
+    if (!enters_function && subprog_of(from) != subprog_of(static_cast<size_t>(to)))
       throw VerifyError{from, fmt::format("jump out of range from insn {} to {}", from, to)};
     if (!seen[to]) {
       seen[to] = 1;
@@ -150,7 +184,8 @@ void Verifier::check_cfg() {
       visit(i, static_cast<int64_t>(i) + in.imm + 1);
       prune_point_[i + in.imm + 1] = 1;  // a callback's entry: where its iterations converge
     }
-    if (next >= n) throw VerifyError{i, "last insn is not an exit or jmp"};
+    if (next >= n || subprog_of(next) != subprog_of(i))
+      throw VerifyError{i, "last insn is not an exit or jmp"};
     visit(i, static_cast<int64_t>(next));
   }
   for (size_t i = 0; i < n; i++) {
@@ -284,18 +319,30 @@ uint16_t Verifier::frame_live_mask(const VerifierState& st, size_t fi, uint32_t 
 }
 
 bool Verifier::regsafe(const RegState& o, const RegState& c,
-                       std::vector<std::pair<uint32_t, uint32_t>>& idmap, bool exact) {
+                       std::vector<std::pair<uint32_t, uint32_t>>& idmap, bool exact,
+                       bool all_precise) {
   static thread_local uint32_t tmp = 0;
   if (exact) return o.type == c.type && o == c;
   if (o.type == RegType::kNotInit) return true;
   if (o.type != c.type) return false;
   switch (o.type) {
     case RegType::kScalar:
+      // Copies linked by an id must stay linked even when imprecise: a
+      // bounds check on one refines the others, and that refinement may be
+      // what made the old path safe (linked copies have equal bounds, so a
+      // precise copy's range covers the imprecise ones).
       if (o.id && !check_ids(o.id, c.id, idmap, tmp)) return false;
+      if (!o.precise && !all_precise) return true;  // nothing below relied on its range
       return bounds_within(o.var, c.var);
     case RegType::kPacket:
     case RegType::kPacketMeta:
-      if (o.range > c.range || o.off != c.off) return false;
+      // A pointer past the end is a different fact from a proven range.
+      if (o.range < 0 || c.range < 0) {
+        if (o.range != c.range) return false;
+      } else if (o.range > c.range) {
+        return false;
+      }
+      if (o.off != c.off) return false;
       if (!check_ids(o.id, c.id, idmap, tmp)) return false;
       return bounds_within(o.var, c.var);
     case RegType::kMapValueOrNull:
@@ -312,7 +359,8 @@ bool Verifier::regsafe(const RegState& o, const RegState& c,
 // stacksafe(): an old byte that was never initialized matches anything (the
 // old path never read it); MISC matches anything but a spilled pointer.
 bool Verifier::stacksafe(const FuncState& o, const FuncState& c,
-                         std::vector<std::pair<uint32_t, uint32_t>>& idmap, bool exact) {
+                         std::vector<std::pair<uint32_t, uint32_t>>& idmap, bool exact,
+                         bool all_precise) {
   if (exact) return o.stack == c.stack;
   StackSlot empty;
   for (size_t s = 0; s < o.stack.size(); s++) {
@@ -334,7 +382,7 @@ bool Verifier::stacksafe(const FuncState& o, const FuncState& c,
       // Spill: the same register shape at the same bytes.
       if (cb != SlotByte::kSpill || os.spill_off != cs.spill_off || os.spill_size != cs.spill_size)
         return false;
-      if (!spill_checked && !regsafe(os.spill, cs.spill, idmap, false)) return false;
+      if (!spill_checked && !regsafe(os.spill, cs.spill, idmap, false, all_precise)) return false;
       spill_checked = true;
     }
   }
@@ -347,14 +395,18 @@ bool Verifier::states_safe(const VerifierState& old, const VerifierState& cur, u
                            bool exact) {
   if (old.frames.size() != cur.frames.size() || old.refs.size() != cur.refs.size()) return false;
   std::vector<std::pair<uint32_t, uint32_t>> idmap;
+  // Precision is tracked within one frame only (backtracking does not
+  // follow calls and returns): with more frames, every scalar counts.
+  const bool all_precise = old.frames.size() > 1;
   for (size_t f = 0; f < old.frames.size(); f++) {
     if (old.frames[f].callsite != cur.frames[f].callsite) return false;
     uint16_t live = frame_live_mask(cur, f, idx);
     for (int r = 0; r < kNumRegs; r++) {
       if (!(live >> r & 1)) continue;
-      if (!regsafe(old.frames[f].regs[r], cur.frames[f].regs[r], idmap, exact)) return false;
+      if (!regsafe(old.frames[f].regs[r], cur.frames[f].regs[r], idmap, exact, all_precise))
+        return false;
     }
-    if (!stacksafe(old.frames[f], cur.frames[f], idmap, exact)) return false;
+    if (!stacksafe(old.frames[f], cur.frames[f], idmap, exact, all_precise)) return false;
   }
   return true;
 }
@@ -377,7 +429,10 @@ bool Verifier::is_state_visited(uint32_t idx) {
     Explored& e = *list[k];
     if (e.branches == 0) continue;
     on_path++;
-    if (cb_entry && states_safe(e.st, cur_, idx, false)) return true;
+    if (cb_entry && states_safe(e.st, cur_, idx, false)) {
+      mark_all_precise();  // e is still being explored: its marks are not final
+      return true;
+    }
     // Inside a callback, equal states recur by design (each iteration may
     // start the same); the helper bounds the iterations.
     if (cur_.frames.back().cb_start < 0 && states_safe(e.st, cur_, idx, true))
@@ -387,15 +442,22 @@ bool Verifier::is_state_visited(uint32_t idx) {
     if (states_safe(e->st, cur_, idx, false)) {
       if (env_.log_level >= 2) log_ += fmt::format("{}: safe\n", idx);
       if (env_.log_level >= 1) cur_.path_log += fmt::format("{}: safe\n", idx);
+      propagate_precision(e->st, idx);
       return true;
     }
   }
   // Not at a loop header of this path: widening a loop's state would let it
   // run on without converging.
-  if (on_path == 0 && done_[idx].size() >= kWidenAfter && cur_.frames.back().cb_start < 0) {
+  if (widen_ && on_path == 0 && done_[idx].size() >= kWidenAfter &&
+      cur_.frames.back().cb_start < 0) {
     widen_scalars(done_[idx].back()->st, idx);
-    for (Explored* e : done_[idx])
-      if (states_safe(e->st, cur_, idx, false)) return true;
+    widened_ = true;
+    for (Explored* e : done_[idx]) {
+      if (states_safe(e->st, cur_, idx, false)) {
+        propagate_precision(e->st, idx);
+        return true;
+      }
+    }
   }
   bool add = cb_entry || (jmps_processed_ - prev_jmps_ >= 2 && insns_processed_ - prev_insns_ >= 8);
   // Inside a loop that keeps changing state, checkpoint this insn ever more
@@ -403,16 +465,43 @@ bool Verifier::is_state_visited(uint32_t idx) {
   // comparisons.
   if (!cb_entry && on_path >= 8 && insns_processed_ - last_add_[idx] < 8 * list.size()) add = false;
   if (!add) return false;
+  checkpoint(idx);
+  return false;
+}
+
+// A new checkpoint at idx, a copy of the current state that takes over the
+// path's history since the previous one.
+void Verifier::checkpoint(uint32_t idx) {
   last_add_[idx] = insns_processed_;
+  prev_insns_ = insns_processed_;
+  prev_jmps_ = jmps_processed_;
   auto e = std::make_unique<Explored>();
   e->st.frames = cur_.frames;
   e->st.refs = cur_.refs;
   e->st.insn = idx;
+  e->st.trace = std::move(cur_.trace);
+  cur_.trace.clear();
+  // An id held by one scalar links nothing (clear_singular_ids): cleared,
+  // it does not keep later states from matching.
+  std::vector<std::pair<uint32_t, int>> count;
+  for_each_reg(e->st, [&](RegState& r) {
+    if (r.type != RegType::kScalar || !r.id) return;
+    auto it = std::find_if(count.begin(), count.end(), [&](auto& p) { return p.first == r.id; });
+    if (it == count.end())
+      count.emplace_back(r.id, 1);
+    else
+      it->second++;
+  });
+  for_each_reg(e->st, [&](RegState& r) {
+    if (r.type != RegType::kScalar || !r.id) return;
+    for (auto& [id, n] : count)
+      if (id == r.id && n == 1) r.id = 0;
+  });
   e->parent = cur_.parent;
+  e->st.parent = cur_.parent;
   cur_.parent = e.get();
-  list.push_back(std::move(e));
+  explored_[idx].push_back(std::move(e));
   total_states_++;
-  return false;
 }
 
 Result Verifier::run() {
@@ -424,6 +513,7 @@ Result Verifier::run() {
     explored_.resize(insns_.size());
     done_.assign(insns_.size(), {});
     last_add_.assign(insns_.size(), 0);
+    reach_.assign(insns_.size(), 0);
     init_state();
     for (;;) {
       bool more = true;
@@ -441,6 +531,7 @@ Result Verifier::run() {
         log_ += fmt::format("from {}: {}\n", cur_.insn, state_to_string(cur_));
     }
     res.ok = true;
+    res.reach = std::move(reach_);
     log_ += fmt::format("processed {} insns (limit {}) total_states {} peak_states {}\n",
                         insns_processed_, kComplexityLimit, total_states_, total_states_);
   } catch (const VerifyError& e) {
@@ -474,6 +565,9 @@ void Verifier::log_insn(uint32_t idx) {
 bool Verifier::step() {
   uint32_t idx = cur_.insn;
   const Insn& in = insns_[idx];
+  reach_[idx] |= kReachInsn;
+  if (in.code == op::kLdImm64 && idx + 1 < reach_.size()) reach_[idx + 1] |= kReachInsn;
+  cur_.trace.push_back(TraceEntry{idx});
   uint8_t c = op::cls(in.code);
   bool cont = true;
   uint32_t next = idx + 1;
@@ -499,12 +593,14 @@ bool Verifier::step() {
       jmps_processed_++;
       uint8_t o = op::jmp_op(in.code);
       if (o == op::kExit && c == op::kJmp) {
+        cur_.trace.back().flags |= TraceEntry::kFrameChange;
         cont = check_exit(idx);
         log_insn(idx);
         return cont;  // check_exit set cur_.insn when returning to a caller
       }
       if (o == op::kCall && c == op::kJmp) {
         if (in.src == op::kPseudoCall) {
+          cur_.trace.back().flags |= TraceEntry::kFrameChange;
           check_local_call(in, idx);
           log_insn(idx);
           return true;
@@ -514,6 +610,7 @@ bool Verifier::step() {
         const size_t depth = cur_.frames.size();
         check_helper_call(in, idx);
         if (cur_.frames.size() > depth) {  // entered a callback
+          cur_.trace.back().flags |= TraceEntry::kFrameChange;
           log_insn(idx);
           return true;
         }
@@ -586,11 +683,22 @@ void Verifier::check_cond_jmp(const Insn& in, uint32_t idx) {
   const RegState& dst = reg(in.dst);
   const RegState& src = x ? reg(in.src) : imm;
 
-  auto follow = [&](bool taken) { cur_.insn = taken ? target : idx + 1; };
+  auto follow = [&](bool taken) {
+    reach_[idx] |= taken ? kReachTaken : kReachFallthrough;
+    cur_.insn = taken ? target : idx + 1;
+  };
 
+  // The branch's outcome rests on the operands' ranges.
+  auto mark_operands = [&] {
+    mark_precise(in.dst);
+    if (x) mark_precise(in.src);
+  };
   if (dst.type == RegType::kScalar && src.type == RegType::kScalar) {
     int t = branch_taken(cond, dst.var, src.var, is32);
-    if (t >= 0) return follow(t == 1);
+    if (t >= 0) {
+      mark_operands();
+      return follow(t == 1);
+    }
     VerifierState other = cur_;
     auto refine_edge = [&](VerifierState& st, bool taken) -> bool {
       auto& regs = st.frames.back().regs;
@@ -614,12 +722,17 @@ void Verifier::check_cond_jmp(const Insn& in, uint32_t idx) {
     };
     bool other_ok = refine_edge(other, true);
     bool cur_ok = refine_edge(cur_, false);
+    if (!other_ok || !cur_ok) mark_operands();  // an edge the ranges rule out
     other.insn = target;
     if (env_.log_level >= 1 && other_ok) other.path_log = cur_.path_log;
-    if (other_ok && cur_ok) push_branch(std::move(other));
+    if (other_ok && cur_ok) {
+      reach_[idx] |= kReachTaken;
+      push_branch(std::move(other));
+    }
     if (!cur_ok) {
       if (!other_ok) return follow(false);  // both empty: keep walking (dead code)
       cur_ = std::move(other);
+      reach_[idx] |= kReachTaken;
       return;
     }
     return follow(false);
@@ -657,6 +770,7 @@ void Verifier::check_cond_jmp(const Insn& in, uint32_t idx) {
       mark(cur_, cond != op::kJeq);
       other.insn = target;
       if (env_.log_level >= 1) other.path_log = cur_.path_log;
+      reach_[idx] |= kReachTaken;
       push_branch(std::move(other));
       return follow(false);
     }
@@ -677,9 +791,24 @@ void Verifier::check_cond_jmp(const Insn& in, uint32_t idx) {
       (is_pair(dst, src) || is_pair(src, dst))) {
     const bool dst_is_ptr = is_pair(dst, src);
     const RegState ptr = dst_is_ptr ? dst : src;
+    const int ptr_regno = dst_is_ptr ? in.dst : in.src;
     const uint8_t c_ptr = dst_is_ptr ? cond : swap_cond(cond);  // "ptr c_ptr end"
+    // A pointer known to be past the end decides the comparison
+    // (is_pkt_ptr_branch_taken).
+    if (ptr.type == RegType::kPacket && ptr.range < 0) {
+      if ((c_ptr == op::kJgt || c_ptr == op::kJle) && ptr.range == kBeyondPktEnd)
+        return follow(c_ptr == op::kJgt);
+      if (c_ptr == op::kJge || c_ptr == op::kJlt) return follow(c_ptr == op::kJge);
+    }
     VerifierState other = cur_;
     auto mark = [&](VerifierState& st, uint8_t holds) {
+      // ptr > end / ptr >= end: this register is past the end, by at least
+      // a byte or possibly none (mark_pkt_end); only it, not its copies.
+      if (holds == op::kJgt || holds == op::kJge) {
+        RegState& r = st.frames.back().regs[ptr_regno];
+        if (r.type == RegType::kPacket) r.range = holds == op::kJgt ? kBeyondPktEnd : kAtPktEnd;
+        return;
+      }
       if (holds != op::kJle && holds != op::kJlt) return;
       if (ptr.off < 0 || (ptr.off == 0 && holds == op::kJle)) return;
       if (ptr.var.umax > 0xffff || ptr.var.umax + ptr.off > 0xffff) return;
@@ -692,6 +821,7 @@ void Verifier::check_cond_jmp(const Insn& in, uint32_t idx) {
     mark(cur_, negate_cond(c_ptr));
     other.insn = target;
     if (env_.log_level >= 1) other.path_log = cur_.path_log;
+    reach_[idx] |= kReachTaken;
     push_branch(std::move(other));
     return follow(false);
   }
@@ -700,13 +830,20 @@ void Verifier::check_cond_jmp(const Insn& in, uint32_t idx) {
   VerifierState other = cur_;
   other.insn = target;
   if (env_.log_level >= 1) other.path_log = cur_.path_log;
+  reach_[idx] |= kReachTaken;
   push_branch(std::move(other));
   follow(false);
 }
 
 Result verify(std::span<const Insn> insns, const Env& env) {
-  Verifier v(insns, env);
-  return v.run();
+  Verifier v(insns, env, /*widen=*/true);
+  Result r = v.run();
+  if (r.ok || !v.widened()) return r;
+  // The refusal may be an artefact of widening: decide without it.
+  Verifier exact(insns, env, /*widen=*/false);
+  Result e = exact.run();
+  e.insns_processed += r.insns_processed;
+  return e;
 }
 
 }  // namespace skbpf::vm::verifier

@@ -114,11 +114,12 @@ inline const HelperProto* test_helper(int32_t id) {
 
 // A cut-down __sk_buff: len (0, read-only), mark (8, read-write), data (76),
 // data_end (80), data_meta (140).
-inline std::string test_ctx(uint32_t off, uint32_t size, bool write, CtxLoad* res) {
+inline std::string test_ctx(uint32_t off, uint32_t size, bool write, bool sign_extend,
+                            CtxLoad* res) {
   *res = CtxLoad::kScalar;
   if (off == 0 && size == 4 && !write) return "";
   if (off == 8 && size == 4) return "";
-  if ((off == 76 || off == 80 || off == 140) && size == 4 && !write) {
+  if ((off == 76 || off == 80 || off == 140) && size == 4 && !write && !sign_extend) {
     *res = off == 76 ? CtxLoad::kPacket : off == 80 ? CtxLoad::kPacketEnd : CtxLoad::kPacketMeta;
     return "";
   }
@@ -200,6 +201,16 @@ inline std::vector<Case> cases() {
   add("r10_write", prog({mov64_imm(10, 0), ret0()}), false, "frame pointer is read only");
   add("unreachable", prog({ret0(), mov64_imm(0, 1), exit_insn()}), false, "unreachable insn 2");
   add("jump_out_of_range", prog({ja(5), ret0()}), false, "jump out of range");
+  // Found by the soundness fuzzer (the first indexed past the register file).
+  add("register_r11", prog({mov64_imm(11, 1), ret0()}), false, "R11 is invalid");
+  add("register_r12_src", prog({jmp_reg(op::kJgt, 1, 12, 0), ret0()}), false, "R12 is invalid");
+  add("jump_from_subprogram_into_caller",  // call f; ...; f: goto (back into the caller)
+      prog({call_local(2), mov64_imm(0, 0), exit_insn(), ja(-3)}), false,
+      "jump out of range from insn 3 to 1");
+  add("subprogram_falls_into_next",
+      prog({call_local(1), exit_insn(), mov64_imm(0, 0), call_local(0), mov64_imm(0, 1),
+            exit_insn()}),
+      false, "last insn is not an exit or jmp");
   add("fall_off_end", prog({mov64_imm(0, 0)}), false, "last insn is not an exit or jmp");
 
   // --- stack ---
@@ -244,6 +255,9 @@ inline std::vector<Case> cases() {
 
   // --- context ---
   add("ctx_read_len", prog({ldx(kW, 0, 1, 0), exit_insn()}), true);
+  // skb->data with a sign-extending load: not a packet pointer, refused.
+  add("ctx_sign_extending_data_load", prog({ldxsx(kW, 2, 1, 76), ret0()}), false,
+      "invalid bpf_context access off=76 size=4");
   add("ctx_write_mark", prog({st_imm(kW, 1, 8, 1), ret0()}), true);
   add("ctx_bad_offset", prog({ldx(kW, 0, 1, 4), exit_insn()}), false,
       "invalid bpf_context access off=4 size=4");
@@ -301,6 +315,20 @@ inline std::vector<Case> cases() {
       true);
   add("map_lookup_no_null_check", prog({lookup(kHash), ldx(kDW, 0, 0, 0), exit_insn()}), false,
       "R0 invalid mem access 'map_value_or_null'");
+  // An array's element at a constant in-range index always exists (the
+  // kernel's null-check elision for array lookups with constant keys).
+  add("array_const_key_no_null_check", prog({lookup(kArray), ldx(kDW, 0, 0, 0), exit_insn()}),
+      true);
+  add("array_const_key_out_of_range",  // key 4 of 4 entries: may be NULL
+      prog({st_imm(kW, 10, -4, 4), mov64_reg(2, 10), alu64_imm(op::kAdd, 2, -4),
+            ld_imm64_pseudo(1, op::kPseudoMapIdx, kArray, 0), call_helper(1), ldx(kDW, 0, 0, 0),
+            exit_insn()}),
+      false, "R0 invalid mem access 'map_value_or_null'");
+  add("array_variable_key_needs_null_check",  // key = skb->len
+      prog({ldx(kW, 3, 1, 0), stx(kW, 10, 3, -4), mov64_reg(2, 10), alu64_imm(op::kAdd, 2, -4),
+            ld_imm64_pseudo(1, op::kPseudoMapIdx, kArray, 0), call_helper(1), ldx(kDW, 0, 0, 0),
+            exit_insn()}),
+      false, "R0 invalid mem access 'map_value_or_null'");
   add("map_lookup_copy_null_checked",  // the check on r0 covers its copy in r6
       prog({lookup(kHash), mov64_reg(6, 0), jmp_imm(op::kJne, 0, 0, 1), exit_insn(),
             ldx(kDW, 0, 6, 0), exit_insn()}),
@@ -465,6 +493,61 @@ inline std::vector<Case> cases() {
   add("call_too_deep",  // f calls itself
       prog({call_local(1), exit_insn(), /* f: */ call_local(-1), exit_insn()}), false,
       "the call stack of 9 frames is too deep");
+
+  // --- a packet pointer found past the end decides later comparisons with
+  // the end (the kernel's mark_pkt_end / is_pkt_ptr_branch_taken): the
+  // second check's fall-through is dead on the path where the first was
+  // taken, so r6 (a number there) is never dereferenced ---
+  auto pkt_end_case = [&](const char* name, Insn first, Insn second) {
+    add(name,
+        prog({ldx(kW, 2, 1, 76), ldx(kW, 3, 1, 80), mov64_imm(6, 0), mov64_reg(4, 2),
+              alu64_imm(op::kAdd, 4, 8), first, st_imm(kDW, 10, -8, 0), mov64_reg(6, 10), second,
+              ldx(kDW, 0, 6, -8), exit_insn(), mov64_imm(0, 0), exit_insn()}),
+        true);
+  };
+  pkt_end_case("pkt_beyond_end_gt", jmp_reg(op::kJgt, 4, 3, 2), jmp_reg(op::kJgt, 4, 3, 2));
+  pkt_end_case("pkt_beyond_end_ge", jmp_reg(op::kJge, 4, 3, 2), jmp_reg(op::kJge, 4, 3, 2));
+  pkt_end_case("pkt_beyond_end_swapped", jmp_reg(op::kJlt, 3, 4, 2), jmp_reg(op::kJgt, 4, 3, 2));
+  // Past the end by "at least nothing" (>=) does not decide a later ">".
+  add("pkt_at_end_does_not_decide_gt",
+      prog({ldx(kW, 2, 1, 76), ldx(kW, 3, 1, 80), mov64_imm(6, 0), mov64_reg(4, 2),
+            alu64_imm(op::kAdd, 4, 8), jmp_reg(op::kJge, 4, 3, 2), st_imm(kDW, 10, -8, 0),
+            mov64_reg(6, 10), jmp_reg(op::kJgt, 4, 3, 2), ldx(kDW, 0, 6, -8), exit_insn(),
+            mov64_imm(0, 0), exit_insn()}),
+      false, "R6 invalid mem access 'scalar'");
+
+  // --- precision tracking: a scalar whose exact value a later check
+  // relies on must keep two paths apart at a join, even when the value
+  // reaches the check through a spill and fill, an ALU chain or a
+  // register comparison. The safe path (r4 = 8) is explored first and
+  // checkpointed at the join (insn 13); the unsafe one (r4 = 16) may only
+  // be pruned there if r4 was wrongly left imprecise. The safe path's
+  // padding gives the join enough instructions and jumps since the last
+  // checkpoint to be one (the kernel's 8-instructions-2-jumps rule). ---
+  auto precision_case = [&](const char* name, Prog use) {
+    Prog p = prog({ldx(kW, 3, 1, 0), jmp_imm(op::kJgt, 3, 5, 10), mov64_imm(4, 8),
+                   jmp_imm(op::kJeq, 3, 1, 0), jmp_imm(op::kJeq, 3, 2, 0), mov64_imm(0, 0),
+                   mov64_imm(6, 0), mov64_imm(7, 0), mov64_imm(8, 0), mov64_imm(0, 0),
+                   mov64_imm(6, 0), ja(1), mov64_imm(4, 16)});
+    // 13: the join; `use` ends with the check that sends r4 == 16 to +2.
+    p.insert(p.end(), use.begin(), use.end());
+    Prog tail = prog({mov64_imm(0, 0), exit_insn(), ldx(kDW, 0, 5, 0), exit_insn()});
+    p.insert(p.end(), tail.begin(), tail.end());
+    add(name, p, false, "R5 invalid mem access 'scalar'");
+  };
+  precision_case("precision_direct", prog({mov64_reg(5, 4), jmp_imm(op::kJeq, 5, 16, 2)}));
+  precision_case("precision_spill_fill",
+                 prog({stx(kDW, 10, 4, -8), ldx(kDW, 5, 10, -8), jmp_imm(op::kJeq, 5, 16, 2)}));
+  precision_case("precision_narrow_spill_fill",
+                 prog({stx(kW, 10, 4, -4), ldx(kW, 5, 10, -4), jmp_imm(op::kJeq, 5, 16, 2)}));
+  precision_case("precision_alu_chain",  // r5 = 1 + r4 * 2; r5 == 33 only for r4 == 16
+                 prog({mov64_imm(5, 1), mov64_reg(9, 4), alu64_imm(op::kLsh, 9, 1),
+                       alu64_reg(op::kAdd, 5, 9), jmp_imm(op::kJeq, 5, 33, 2)}));
+  precision_case("precision_reg_compare",  // r6 <= r5 decided for r4 == 8 only
+                 prog({mov64_imm(6, 12), mov64_reg(5, 4), jmp_reg(op::kJle, 6, 5, 2)}));
+  precision_case("precision_zero_store",  // a stored zero reads back as a constant
+                 prog({alu64_imm(op::kSub, 4, 8), stx(kW, 10, 4, -4), ldx(kW, 5, 10, -4),
+                       jmp_imm(op::kJne, 5, 0, 2)}));
 
   // --- raw memory ---
   add("raw_memory_in_bounds", prog({ldx(kDW, 0, 1, 56), exit_insn()}), true, "",

@@ -88,14 +88,12 @@ TEST(VerifierLimits, ProcessedCountAndLimit) {
   Result r = verify(prog({mov64_imm(0, 0), exit_insn()}), env);
   EXPECT_TRUE(r.ok);
   EXPECT_EQ(r.insns_processed, 2u);
-  auto t0 = std::chrono::steady_clock::now();
   r = verify(
       prog({mov64_imm(0, 0), alu64_imm(op::kAdd, 0, 1), jmp_imm(op::kJne, 0, 0, -2), exit_insn()}),
       env);
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.insns_processed, kComplexityLimit + 1);
   EXPECT_EQ(r.reason, "BPF program is too large. Processed 1000001 insn");
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
 }
 
 }  // namespace

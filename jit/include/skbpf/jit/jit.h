@@ -26,6 +26,11 @@ struct JitOptions {
   // Keep a listing of the generated code beside the BPF instructions
   // (listing()); for `skbpf disasm --jited`. Slows compilation.
   bool listing = false;
+  // The verifier's reachability, per instruction (vm::verifier::Result::
+  // reach, kReach* bits), or empty. With it, instructions no path reaches
+  // get no code and a conditional jump that always goes one way becomes an
+  // unconditional jump or nothing (the kernel's dead-code passes).
+  std::vector<uint8_t> reach;
 };
 
 class Jit final : public vm::Engine {

@@ -65,6 +65,10 @@ vm::verifier::CtxModel verifier_ctx_model(vm::ProgType type);
 // call offsets adjusted for the instructions added). Throws vm::LoadError
 // with the instruction index (in the original program) and the reason.
 // Programs of type kRawMemory / kUnspec are returned unchanged.
-std::vector<vm::Insn> rewrite_ctx_accesses(const std::vector<vm::Insn>& insns, vm::ProgType type);
+// `new_index`, when given, receives each original instruction's index in
+// the result (and the result's size at the end), to carry per-instruction
+// facts (the verifier's reachability) over to the rewritten program.
+std::vector<vm::Insn> rewrite_ctx_accesses(const std::vector<vm::Insn>& insns, vm::ProgType type,
+                                           std::vector<uint32_t>* new_index = nullptr);
 
 }  // namespace skbpf::skb

@@ -58,6 +58,8 @@ enum class ExecStatus : uint8_t {
   kStepLimit,        // checked mode: the instruction budget ran out
   kBadFunction,      // checked mode: a helper called back a value that is not
                      // a function of the program (value: it)
+  kUninitStackRead,  // checked mode with InterpreterOptions::check_uninit_stack: a load
+                     // of stack bytes nothing wrote in this frame (addr, size)
 };
 const char* to_string(ExecStatus status);
 

@@ -24,6 +24,14 @@ struct InterpreterOptions {
   // Superinstructions for common instruction sequences (decode-time only;
   // results are identical). Off for tests that target single handlers.
   bool fuse = true;
+  // Checked mode only: also end the run with kUninitStackRead when a load
+  // reads stack bytes that nothing stored since the frame began (a shadow
+  // byte per stack byte, marked by stores, cleared for each new frame).
+  // Helper calls mark the stack memory their pointer arguments point to
+  // (the size being the next argument when it is small, else 8 bytes), as
+  // the helper may fill it: a miss, never a false report. For the
+  // verifier's soundness fuzzer; the unchecked interpreter is untouched.
+  bool check_uninit_stack = false;
 };
 
 struct DecodedInsn;

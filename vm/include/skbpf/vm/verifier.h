@@ -38,7 +38,10 @@ struct CtxModel {
   uint32_t size = 0;
   // "" if the access is allowed, else the reason; sets *result for loads.
   // Unset: no context access is allowed.
-  std::function<std::string(uint32_t off, uint32_t size, bool write, CtxLoad* result)> access;
+  // `sign_extend`: a BPF_MEMSX load.
+  std::function<std::string(uint32_t off, uint32_t size, bool write, bool sign_extend,
+                            CtxLoad* result)>
+      access;
 };
 
 struct Env {
@@ -58,7 +61,17 @@ struct Result {
   std::string log;               // kernel-style log (see Env::log_level)
   uint64_t insns_processed = 0;  // the kernel's complexity measure
   uint32_t peak_states = 0, total_states = 0;
+  // What the proof found reachable, per instruction (on acceptance): bits
+  // kReach*. An instruction without kReachInsn is dead on every path; a
+  // conditional jump with one edge bit only always goes that way. The JIT
+  // drops dead code and hard-wires such jumps (the kernel's
+  // opt_hard_wire_dead_code_branches / opt_remove_dead_code).
+  std::vector<uint8_t> reach;
 };
+
+inline constexpr uint8_t kReachInsn = 1;         // the instruction runs on some path
+inline constexpr uint8_t kReachTaken = 2;        // a conditional jump's branch is taken
+inline constexpr uint8_t kReachFallthrough = 4;  // ... or falls through
 
 // The kernel's BPF_COMPLEXITY_LIMIT_INSNS.
 inline constexpr uint64_t kComplexityLimit = 1'000'000;
