@@ -145,6 +145,9 @@ void Verifier::check_cfg() {
   auto subprog_of = [&](size_t i) {
     return static_cast<size_t>(std::upper_bound(starts.begin(), starts.end(), i) - starts.begin());
   };
+  std::vector<uint8_t> second_half(n, 0);  // of an LD_IMM64
+  for (size_t i = 0; i + 1 < n; i++)
+    if (is_ld_imm64(insns_[i])) second_half[++i] = 1;
   std::vector<uint8_t> seen(n, 0);
   std::vector<size_t> work{0};
   seen[0] = 1;
@@ -158,6 +161,8 @@ void Verifier::check_cfg() {
          (is_ld_imm64(insns_[from]) && insns_[from].src == op::kPseudoFunc));
     if (!enters_function && subprog_of(from) != subprog_of(static_cast<size_t>(to)))
       throw VerifyError{from, fmt::format("jump out of range from insn {} to {}", from, to)};
+    if (second_half[to])
+      throw VerifyError{from, fmt::format("jump into the middle of ldimm64 insn {}", to - 1)};
     if (!seen[to]) {
       seen[to] = 1;
       work.push_back(static_cast<size_t>(to));

@@ -72,6 +72,13 @@ inline const HelperProto kLoadBytes{
     R::kInteger,
     {A::kPtrToCtx, A::kAnything, A::kPtrToUninitMem, A::kConstSize, _},
     false};
+inline const HelperProto kStoreBytes{
+    "skb_store_bytes",
+    R::kInteger,
+    {A::kPtrToCtx, A::kAnything, A::kPtrToMemRdonly, A::kConstSize, A::kAnything},
+    true};
+inline const HelperProto kChangeTail{
+    "skb_change_tail", R::kInteger, {A::kPtrToCtx, A::kAnything, A::kAnything, _, _}, true};
 inline const HelperProto kAdjustRoom{"skb_adjust_room",
                                      R::kInteger,
                                      {A::kPtrToCtx, A::kAnything, A::kAnything, A::kAnything, _},
@@ -101,6 +108,10 @@ inline const HelperProto* test_helper(int32_t id) {
       return &kLoadBytes;
     case 50:
       return &kAdjustRoom;
+    case 9:
+      return &kStoreBytes;
+    case 38:
+      return &kChangeTail;
     case 181:
       return &kLoop;
     case 131:
@@ -201,6 +212,9 @@ inline std::vector<Case> cases() {
   add("r10_write", prog({mov64_imm(10, 0), ret0()}), false, "frame pointer is read only");
   add("unreachable", prog({ret0(), mov64_imm(0, 1), exit_insn()}), false, "unreachable insn 2");
   add("jump_out_of_range", prog({ja(5), ret0()}), false, "jump out of range");
+  add("jump_into_ld_imm64",  // goto the second half of r0 = 1 ll
+      prog({jmp_imm(op::kJeq, 1, 0, 1), ld_imm64(0, 1), exit_insn()}), false,
+      "jump into the middle of ldimm64 insn 1");
   // Found by the soundness fuzzer (the first indexed past the register file).
   add("register_r11", prog({mov64_imm(11, 1), ret0()}), false, "R11 is invalid");
   add("register_r12_src", prog({jmp_reg(op::kJgt, 1, 12, 0), ret0()}), false, "R12 is invalid");
@@ -302,6 +316,16 @@ inline std::vector<Case> cases() {
       prog({mov64_reg(6, 1), pkt_check(14, 8), mov64_reg(7, 2), mov64_reg(1, 6), mov64_imm(2, 0),
             mov64_imm(3, 0), mov64_imm(4, 0), call_helper(50), ldx(kB, 0, 7, 0), exit_insn(),
             ret0()}),
+      false, "R7 invalid mem access 'scalar'");
+  add("pkt_invalidated_by_store_bytes",  // skb_store_bytes(skb, 0, fp-8, 1, 0)
+      prog({mov64_reg(6, 1), pkt_check(14, 11), mov64_reg(7, 2), st_imm(kDW, 10, -8, 0),
+            mov64_reg(1, 6), mov64_imm(2, 0), mov64_reg(3, 10), alu64_imm(op::kAdd, 3, -8),
+            mov64_imm(4, 1), mov64_imm(5, 0), call_helper(9), ldx(kB, 0, 7, 0), exit_insn(),
+            ret0()}),
+      false, "R7 invalid mem access 'scalar'");
+  add("pkt_invalidated_by_change_tail",  // skb_change_tail(skb, 100, 0)
+      prog({mov64_reg(6, 1), pkt_check(14, 7), mov64_reg(7, 2), mov64_reg(1, 6), mov64_imm(2, 100),
+            mov64_imm(3, 0), call_helper(38), ldx(kB, 0, 7, 0), exit_insn(), ret0()}),
       false, "R7 invalid mem access 'scalar'");
   add("pkt_spill_invalidated_by_helper",
       prog({mov64_reg(6, 1), pkt_check(14, 9), stx(kDW, 10, 2, -8), mov64_reg(1, 6),
