@@ -175,6 +175,7 @@ class Verifier {
   // --- driver (verifier.cpp) ---
   void check_cfg();
   void compute_liveness();
+  void mark_loops(const std::vector<std::array<int64_t, 2>>& succ);
   void init_state();
   bool step();  // one instruction; false when the path ended
   void push_branch(VerifierState st);
@@ -276,6 +277,7 @@ class Verifier {
   std::vector<uint8_t> prune_point_;
   std::vector<uint8_t> reach_;     // Result::reach
   std::vector<uint16_t> live_in_;  // registers read before written, per insn
+  std::vector<uint8_t> in_loop_;   // on a cycle of the CFG
   uint32_t id_gen_ = 0;
   uint64_t insns_processed_ = 0, jmps_processed_ = 0;
   uint64_t prev_insns_ = 0, prev_jmps_ = 0;
