@@ -157,6 +157,26 @@ struct Explored {
   Explored* parent = nullptr;
 };
 
+// Instruction kinds the driver and the CFG pass share.
+inline bool is_ld_imm64(const Insn& i) {
+  return i.code == op::kLdImm64;
+}
+inline bool is_cond_jmp(const Insn& i) {
+  if (!op::is_jmp(i.code)) return false;
+  uint8_t o = op::jmp_op(i.code);
+  return o != op::kJa && o != op::kCall && o != op::kExit;
+}
+inline bool is_ja(const Insn& i) {
+  return i.code == op::kJaCode || i.code == op::kGotolCode;
+}
+inline int64_t jump_target(const Insn& i, size_t idx) {
+  if (i.code == op::kGotolCode) return static_cast<int64_t>(idx) + i.imm + 1;
+  return static_cast<int64_t>(idx) + i.off + 1;
+}
+inline bool is_local_call(const Insn& i) {
+  return i.code == op::kCallCode && i.src == op::kPseudoCall;
+}
+
 // A rejection: thrown from the checks, caught by the driver.
 struct VerifyError {
   size_t insn;
