@@ -6,6 +6,9 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "skbpf/helpers/catalogue.h"
 #include "skbpf/skb/ctx_rewrite.h"
@@ -13,6 +16,20 @@
 #include "skbpf/vm/verifier.h"
 
 namespace skbpf::test {
+
+// The comma-separated lists meson passes to the tests (object paths,
+// sources, variants), without empty items.
+inline std::vector<std::string> split_list(std::string_view all) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < all.size()) {
+    size_t comma = all.find(',', pos);
+    if (comma == std::string_view::npos) comma = all.size();
+    if (comma > pos) out.emplace_back(all.substr(pos, comma - pos));
+    pos = comma + 1;
+  }
+  return out;
+}
 
 // Env for a program of type `type` in `obj` (which must outlive the Env:
 // Env::maps views obj.maps). kRawMemory programs get a context of

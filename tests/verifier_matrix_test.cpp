@@ -64,18 +64,6 @@ struct KnownDisagreement {
 // mark_pkt_end does; vm/tests/verifier/verifier_cases.h pkt_beyond_end_*.)
 const std::vector<KnownDisagreement> kKnownDisagreements = {};
 
-std::vector<std::string> split(std::string_view list) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos < list.size()) {
-    size_t comma = list.find(',', pos);
-    if (comma == std::string_view::npos) comma = list.size();
-    out.emplace_back(list.substr(pos, comma - pos));
-    pos = comma + 1;
-  }
-  return out;
-}
-
 struct Variant {
   std::string source;   // "fw"
   std::string variant;  // "clang14.O2.v3"
@@ -85,8 +73,8 @@ struct Variant {
 // The objects tests/verifier_matrix/meson.build builds: SOURCE.VARIANT.o.
 std::vector<Variant> matrix_objects() {
   std::vector<Variant> out;
-  for (const std::string& source : split(SKBPF_MATRIX_SOURCES)) {
-    for (const std::string& variant : split(SKBPF_MATRIX_VARIANTS)) {
+  for (const std::string& source : test::split_list(SKBPF_MATRIX_SOURCES)) {
+    for (const std::string& variant : test::split_list(SKBPF_MATRIX_VARIANTS)) {
       out.push_back(
           {source, variant, std::string(SKBPF_MATRIX_DIR) + "/" + source + "." + variant + ".o"});
     }

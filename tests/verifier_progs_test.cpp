@@ -21,21 +21,8 @@ using namespace skbpf;  // NOLINT(google-build-using-namespace)
 
 constexpr uint32_t kAclFrameLen = 128;
 
-std::vector<std::string> object_paths() {
-  std::vector<std::string> out;
-  std::string all = SKBPF_VERIFIER_OBJECTS;
-  size_t pos = 0;
-  while (pos < all.size()) {
-    size_t comma = all.find(',', pos);
-    if (comma == std::string::npos) comma = all.size();
-    out.push_back(all.substr(pos, comma - pos));
-    pos = comma + 1;
-  }
-  return out;
-}
-
 TEST(VerifierProgs, EveryObjectIsAccepted) {
-  auto paths = object_paths();
+  auto paths = test::split_list(SKBPF_VERIFIER_OBJECTS);
   ASSERT_FALSE(paths.empty());
   int programs = 0;
   for (const std::string& path : paths) {

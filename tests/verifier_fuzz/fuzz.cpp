@@ -15,6 +15,7 @@
 #include <span>
 #include <stdexcept>
 
+#include "../verifier_env.h"
 #include "mutate.h"
 #include "skbpf/dataplane/program_set.h"
 #include "skbpf/helpers/catalogue.h"
@@ -220,18 +221,6 @@ const char* kind_of(vm::ExecStatus st) {
 }
 
 }  // namespace
-
-std::vector<std::string> split_list(const std::string& all) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos < all.size()) {
-    size_t comma = all.find(',', pos);
-    if (comma == std::string::npos) comma = all.size();
-    if (comma > pos) out.push_back(all.substr(pos, comma - pos));
-    pos = comma + 1;
-  }
-  return out;
-}
 
 std::string Stats::summary() const {
   return fmt::format(

@@ -140,7 +140,4 @@ std::string run_unverified_raw(const std::vector<vm::Insn>& insns, uint32_t mem_
 // The same as a tc / socket-filter program (no maps) over one random frame.
 std::string run_unverified_skb(const std::vector<vm::Insn>& insns, vm::ProgType type);
 
-// The SKBPF_VERIFIER_OBJECTS list, split at commas.
-std::vector<std::string> split_list(const std::string& all);
-
 }  // namespace skbpf::verifier_fuzz

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "../verifier_env.h"
 #include "fuzz.h"
 
 using namespace skbpf::verifier_fuzz;  // NOLINT(google-build-using-namespace)
@@ -65,7 +66,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  Fuzzer fuzzer(split_list(SKBPF_VERIFIER_OBJECTS), 128, o);
+  Fuzzer fuzzer(skbpf::test::split_list(SKBPF_VERIFIER_OBJECTS), 128, o);
   if (!replay_hex.empty()) {
     // The bytes the crash handler printed, with --target naming the target.
     std::vector<skbpf::vm::Insn> insns =

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "../verifier_env.h"
 #include "fuzz.h"
 #include "test_asm.h"
 #include "verifier/verifier_cases.h"
@@ -82,7 +83,7 @@ TEST(VerifierFuzz, SeededRunHasNoFindings) {
   o.max_executions = 0;
   o.max_mutants = 2000;
   o.runs_per_mutant = 32;
-  Fuzzer fuzzer(split_list(SKBPF_VERIFIER_OBJECTS), 128, o);
+  Fuzzer fuzzer(skbpf::test::split_list(SKBPF_VERIFIER_OBJECTS), 128, o);
   for (const auto& c : vm::verifier::table::cases()) {
     if (c.ok && c.type == vm::ProgType::kRawMemory) {
       fuzzer.add_raw_program(std::string("case:") + c.name, c.prog, 64);
