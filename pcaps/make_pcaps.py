@@ -171,6 +171,9 @@ def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "."
     os.makedirs(out, exist_ok=True)
     write(os.path.join(out, "mixed.pcap"), mixed(random.Random(1)))
+    # No frames: the receive side of a port that only transmits (skbpf run's
+    # embedded default).
+    write(os.path.join(out, "empty.pcap"), [])
     for i, name in enumerate(PROGS):
         rng = random.Random(100 + i)
         write(os.path.join(out, name + ".pcap"), mixed(random.Random(1)) + extra(name, rng))

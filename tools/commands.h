@@ -17,5 +17,6 @@ void add_disasm_command(CLI::App& app);
 void add_conformance_commands(CLI::App& app);
 void add_test_run_command(CLI::App& app);
 void add_verify_command(CLI::App& app);
+void add_run_command(CLI::App& app);
 
 }  // namespace skbpf::tools

@@ -19,6 +19,7 @@
 #include "skbpf/maps/perf_event.h"
 #include "skbpf/skb/meta.h"
 #include "skbpf/skb/skb.h"
+#include "skbpf/skb/tunnel_flags.h"
 
 namespace skbpf::helpers {
 namespace {
@@ -30,27 +31,16 @@ using skb::TunnelInfo;
 constexpr uint64_t kFNoTunnelKey = 1ULL << 4;   // BPF_F_NO_TUNNEL_KEY (set_tunnel_key)
 constexpr uint64_t kFTuninfoFlags = 1ULL << 4;  // BPF_F_TUNINFO_FLAGS (get_tunnel_key)
 
-// TunnelInfo::tun_flags: bit i is the kernel's IP_TUNNEL_*_BIT i
-// (include/net/ip_tunnels.h). For i < 16 this is also the old UAPI TUNNEL_*
-// value in host order, which is what get_tunnel_key(BPF_F_TUNINFO_FLAGS)
-// reports (ip_tunnel_flags_to_be16: the low 16 bits, big-endian).
-enum : uint32_t {
-  kTunnelCsum = 1u << 0,
-  kTunnelKey = 1u << 2,
-  kTunnelSeq = 1u << 3,
-  kTunnelDontFragment = 1u << 8,
-  kTunnelGeneveOpt = 1u << 11,
-  kTunnelVxlanOpt = 1u << 12,
-  kTunnelNoCache = 1u << 13,
-  kTunnelErspanOpt = 1u << 14,
-  kTunnelGtpOpt = 1u << 15,
-  kTunnelPfcpOpt = 1u << 17,
-  // ip_tunnel_is_options_present / ip_tunnel_set_options_present
-  // (kernel-confirmed: set_tunnel_opt turns reported flags 0x2005 into 0xf805).
-  kTunnelOptionsPresent =
-      kTunnelGeneveOpt | kTunnelVxlanOpt | kTunnelErspanOpt | kTunnelGtpOpt | kTunnelPfcpOpt,
-};
-constexpr uint8_t kTunnelInfoTx = 0x01, kTunnelInfoIpv6 = 0x02;  // IP_TUNNEL_INFO_*
+// The key's flag bits and modes (skb/tunnel_flags.h, shared with the
+// dataplane's tunnel ports).
+using skb::kTunnelCsum;
+using skb::kTunnelDontFragment;
+using skb::kTunnelInfoIpv6;
+using skb::kTunnelInfoTx;
+using skb::kTunnelKey;
+using skb::kTunnelNoCache;
+using skb::kTunnelOptionsPresent;
+using skb::kTunnelSeq;
 
 constexpr uint16_t kProto8021Q = 0x0081, kProto8021AD = 0xa888;  // htons(ETH_P_8021Q / AD)
 constexpr uint16_t kEthHlen = 14, kVlanHlen = 4, kVlanEthHlen = 18;

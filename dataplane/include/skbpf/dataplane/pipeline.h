@@ -1,0 +1,146 @@
+// The per-packet path shared by `skbpf run` (ethdev ports, lcore workers)
+// and, later, replay: a packet received on a port runs the port's ingress
+// chain, is forwarded by the verdict (the next hop, a redirect target's
+// egress or ingress, a tunnel), runs the out port's egress chain and is
+// queued for transmission in the worker's per-port buffer.
+//
+// Per packet: no locks, no allocation (except the copy bpf_clone_redirect
+// makes, from the packet's own pool, as the kernel clones), no system
+// calls, no exceptions; one indirect call per program (the JIT's entry).
+#pragma once
+
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "skbpf/dataplane/chain.h"
+#include "skbpf/dataplane/stats.h"
+#include "skbpf/dataplane/tunnel.h"
+
+namespace skbpf::dataplane {
+
+struct Neighbour {
+  bool v6 = false;
+  std::array<uint8_t, 16> ip{};
+  std::array<uint8_t, 6> mac{};
+};
+
+// A port as the workers see it (built by the Switch from the configuration).
+struct Port {
+  enum class Kind : uint8_t { kEthdev, kTunnel };
+  Kind kind = Kind::kEthdev;
+  uint16_t index = 0;  // in Pipeline::ports, and in the stats
+  uint32_t ifindex = 0;
+  std::string name;
+  std::array<uint8_t, 6> mac{};
+  int32_t next_hop = -1;  // port index for packets that pass ingress; -1: drop
+  // The chains, replaced live (Switch::replace_chain); nullptr: no filters.
+  std::atomic<const HookChain*> chain[2] = {nullptr, nullptr};
+
+  // kEthdev
+  uint16_t eth_port = 0;
+  uint16_t nb_rxq = 1, nb_txq = 1;
+  std::vector<uint16_t> tunnels;  // tunnel ports whose underlay this is
+
+  // kTunnel
+  tunnel::Endpoint ep;
+  int32_t underlay = -1;
+  std::optional<std::array<uint8_t, 6>> next_hop_mac;
+  std::vector<Neighbour> neighbours;
+};
+
+struct PipelineOptions {
+  uint32_t redirect_loop_limit = 8;
+};
+
+struct Pipeline {
+  std::vector<std::unique_ptr<Port>> ports;
+  PipelineOptions options;
+  // ifindex -> port index + 1 (0: none), for ifindexes below the table's size.
+  std::vector<uint16_t> by_ifindex;
+
+  const Port* port_by_ifindex(uint32_t ifindex) const {
+    if (ifindex >= by_ifindex.size() || by_ifindex[ifindex] == 0) return nullptr;
+    return ports[by_ifindex[ifindex] - 1].get();
+  }
+  void index_ifindexes();  // fills by_ifindex from ports
+};
+
+// Where a worker's transmitted packets go: an ethdev tx buffer per port by
+// default; a replay driver may install its own sink instead.
+using TxSinkFn = void (*)(void* user, uint16_t port, rte_mbuf* m);
+
+// One worker's state. Owned and used by one thread only.
+class Lcore {
+ public:
+  // `slot`: the lcore slot (per-CPU map shard, QSBR reader id); `txq`: the
+  // tx queue this worker uses on every ethdev port.
+  Lcore(Pipeline& pipeline, LcoreStats& stats, uint32_t slot, uint16_t txq);
+  ~Lcore();
+  Lcore(const Lcore&) = delete;
+  Lcore& operator=(const Lcore&) = delete;
+
+  // Installs this worker's bpf_clone_redirect sink on the calling thread.
+  void bind_thread();
+
+  void set_tx_sink(TxSinkFn fn, void* user) {
+    tx_sink_ = fn;
+    tx_user_ = user;
+  }
+
+  // A packet received on `port` (rx queue `queue`): metadata set up as the
+  // kernel's receive path (skb/skb.h), then ingress.
+  void receive(uint16_t port, rte_mbuf* m, uint16_t queue);
+  // Polls one rx queue once (a burst), processes it and flushes. Returns the
+  // number of packets received.
+  uint16_t poll(uint16_t port, uint16_t queue, uint16_t burst);
+  // Sends what the tx buffers hold.
+  void flush();
+
+  uint32_t slot() const { return slot_; }
+  LcoreStats& stats() { return stats_; }
+
+ private:
+  void ingress(const Port& p, rte_mbuf* m, uint32_t depth);
+  void egress(const Port& p, rte_mbuf* m, uint32_t depth);
+  void xmit(const Port& p, rte_mbuf* m, uint32_t depth);
+  void redirect(const Port& from, rte_mbuf* m, uint32_t depth);
+  void drop(const Port& p, rte_mbuf* m, Drop why);
+  void run_pending_clones(uint32_t depth);
+  // Runs the port's chain for `hook`; returns the verdict (stats counted).
+  int32_t run_hook(const Port& p, Hook hook, rte_mbuf* m);
+  static int emit_clone(void* self, rte_mbuf* copy, uint32_t ifindex, uint64_t flags);
+  static void tx_unsent(rte_mbuf** pkts, uint16_t unsent, void* userdata);
+
+  Pipeline& pl_;
+  LcoreStats& stats_;
+  uint32_t slot_;
+  uint16_t txq_;
+  TxSinkFn tx_sink_ = nullptr;
+  void* tx_user_ = nullptr;
+  struct TxBuffer {
+    rte_eth_dev_tx_buffer* buf = nullptr;
+    Lcore* owner = nullptr;
+    uint16_t port = 0;
+  };
+  std::array<TxBuffer, kMaxPorts> tx_{};
+  uint64_t dirty_ = 0;  // ports with something buffered
+  // bpf_clone_redirect copies waiting for the program run that made them to end.
+  struct PendingClone {
+    rte_mbuf* m;
+    uint32_t ifindex;
+    uint32_t flags;
+  };
+  static constexpr uint32_t kMaxPendingClones = 64;
+  std::array<PendingClone, kMaxPendingClones> pending_{};
+  uint32_t nr_pending_ = 0;
+};
+
+}  // namespace skbpf::dataplane

@@ -1,0 +1,119 @@
+// The switch: a SwitchConfig made real. EAL start-up, ports (DPDK ethdevs
+// and collect_md tunnel ports), programs loaded, verified and JITed, hook
+// chains, map contents, worker lcores, statistics (also as DPDK telemetry
+// commands under /skbpf/), live chain replacement, orderly stop.
+//
+// Lifecycle: Switch::start_eal (once per process) -> Switch(config) (loads
+// everything; throws with the config location on any error, nothing left
+// running) -> start() (workers poll) -> stop() (drain, flush) -> report.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "skbpf/config/config.h"
+#include "skbpf/dataplane/pipeline.h"
+#include "skbpf/dataplane/program_set.h"
+
+struct rte_mempool;
+
+namespace skbpf::dataplane {
+
+struct EalInfo {
+  bool hugepages = false;
+  std::string file_prefix;
+  std::vector<std::string> args;  // what rte_eal_init got
+};
+
+// Starts the EAL for a switch: hugepages when the machine has free ones,
+// else --no-huge (saying so on stderr); a unique --file-prefix; --no-pci
+// unless a port is a PCI address; `user_args` (after `--`) appended last so
+// they win. Throws std::runtime_error with DPDK's reason.
+EalInfo start_eal(const config::SwitchConfig& cfg, const std::vector<std::string>& user_args,
+                  const std::string& instance);
+
+struct WorkerPlan {
+  unsigned lcore = 0;                                // EAL lcore id
+  uint32_t slot = 0;                                 // per-CPU shard / QSBR reader id
+  std::vector<std::pair<uint16_t, uint16_t>> polls;  // (port index, rx queue)
+};
+
+class Switch {
+ public:
+  // Builds everything the configuration describes (the EAL must be up).
+  // Throws std::runtime_error naming the config file, line and key.
+  explicit Switch(const config::SwitchConfig& cfg);
+  ~Switch();
+  Switch(const Switch&) = delete;
+  Switch& operator=(const Switch&) = delete;
+
+  // Launches the workers on their lcores (a worker planned on the main
+  // lcore runs in run_main_worker()).
+  void start();
+  // Whether a worker must run on the calling (main) lcore.
+  bool main_lcore_has_worker() const;
+  // Runs the main lcore's worker until stop is requested.
+  void run_main_worker();
+  // Asks the workers to stop: they drain their rx queues (until a pass finds
+  // nothing, at most ~100 ms), flush, and return. Waits for them.
+  void request_stop() { stop_.store(true, std::memory_order_release); }
+  void wait();
+
+  // Replaces the chain of `port`'s hook (by port name) while traffic flows:
+  // the new chain is published atomically, the old one freed after every
+  // worker has passed a quiescent state. `filters` as in the configuration;
+  // their objects are loaded anew (new maps, as a new `tc filter` load).
+  // Must not be called from a thread that is an online QSBR reader.
+  // Throws std::runtime_error (unknown port, load errors); nothing changes then.
+  void replace_chain(const std::string& port, Hook hook,
+                     const std::vector<config::FilterConfig>& filters);
+
+  // Statistics summed over workers (ports in index order).
+  PortStats port_totals(uint16_t port) const;
+  const Pipeline& pipeline() const { return pipeline_; }
+  const std::vector<WorkerPlan>& workers() const { return plans_; }
+  const LcoreStats& lcore_stats(size_t worker) const { return *stats_[worker]; }
+  // An object loaded by this switch (by absolute path), or nullptr.
+  ProgramSet* object(const std::string& path) const;
+
+  // Human report (ports, hooks, verdicts, drops, lcores) and one JSON object.
+  std::string report_text(double seconds) const;
+  std::string report_json(double seconds) const;
+
+  // Registers /skbpf/ telemetry commands for this switch (one switch per process).
+  void register_telemetry();
+
+  // Worker `w`'s loop on the calling thread (what the lcores run): polls
+  // until request_stop(), then drains and flushes. Tests run it on a thread
+  // of their own.
+  void run_worker(size_t w);
+  // Worker `w`'s state, for a test or a driver that polls on its own thread.
+  Lcore& lcore(size_t w) { return *lcores_[w]; }
+
+ private:
+  std::shared_ptr<ProgramSet> load_object(const std::string& path, const config::Location& where);
+  std::unique_ptr<HookChain> build_chain(const std::vector<config::FilterConfig>& filters,
+                                         bool fresh);
+  void setup_ethdev(Port& p, const config::PortConfig& pc);
+  void plan_workers(const config::SwitchConfig& cfg);
+  static int worker_main(void* arg);
+
+  config::SwitchConfig cfg_;
+  Pipeline pipeline_;
+  rte_mempool* pool_ = nullptr;
+  std::map<std::string, std::shared_ptr<ProgramSet>> objects_;
+  std::vector<std::unique_ptr<HookChain>> live_chains_;  // owned; swapped ones freed after grace
+  std::vector<WorkerPlan> plans_;
+  std::vector<std::unique_ptr<LcoreStats>> stats_;
+  std::vector<std::unique_ptr<Lcore>> lcores_;
+  std::vector<uint16_t> started_ports_;
+  std::vector<uint16_t> borrowed_ports_;  // existed before the switch: only stopped at the end
+  std::atomic<bool> stop_{false};
+  bool started_ = false;
+};
+
+}  // namespace skbpf::dataplane

@@ -1,0 +1,173 @@
+// `skbpf run [CONFIG.yaml] [--duration S] [--json] [--show-config]
+//  [--out-dir DIR] [-- EAL ARGS]` (DESIGN.md section 3): the switch.
+// Without CONFIG it runs the embedded default (what `make demo` shows):
+// the example firewall between two pcap-backed ports, no NIC, no root.
+// The work is dataplane/switch.h's; this file parses, waits and prints.
+#include <fmt/format.h>
+#include <rte_eal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "commands.h"
+#include "skbpf/config/config.h"
+#include "skbpf/dataplane/switch.h"
+
+namespace skbpf::tools {
+namespace {
+
+struct RunArgs {
+  std::string config;
+  double duration = 0;  // 0: until SIGINT/SIGTERM
+  bool json = false;
+  bool show_config = false;
+  std::string out_dir = "/tmp/skbpf-demo";
+  std::vector<std::string> eal;
+};
+
+std::atomic<int> g_signal{0};
+void on_signal(int sig) {
+  g_signal.store(sig);
+}
+
+// The demo: frames of pcaps/fw.pcap enter port `wan`, whose ingress runs
+// the 5-tuple firewall (progs/fw.c) with progs/fw.map-init's blocked
+// flows; what passes goes to port `lan`. Both write what they transmit.
+std::string default_config(const std::string& out_dir) {
+  const std::string build = SKBPF_BUILD_DIR, src = SKBPF_SOURCE_DIR;
+  return fmt::format(R"(# skbpf's embedded default configuration (skbpf run --show-config)
+ports:
+  - name: wan
+    ifindex: 2
+    device: "net_pcap_wan,rx_pcap={build}/pcaps/fw.pcap,tx_pcap={out}/wan.pcap"
+    next_hop: lan
+  - name: lan
+    ifindex: 3
+    device: "net_pcap_lan,rx_pcap={build}/pcaps/empty.pcap,tx_pcap={out}/lan.pcap"
+    next_hop: wan
+programs:
+  wan:
+    ingress:
+      - object: {build}/progs/fw.o
+        program: fw
+        priority: 1
+        direct_action: true
+maps:
+  - object: {build}/progs/fw.o
+    map: blocked
+    init_file: {src}/progs/fw.map-init
+options:
+  mbufs: 8191
+)",
+                     fmt::arg("build", build), fmt::arg("src", src), fmt::arg("out", out_dir));
+}
+
+int run(RunArgs& a) {
+  config::SwitchConfig cfg;
+  const bool embedded = a.config.empty();
+  if (embedded) {
+    const std::string text = default_config(a.out_dir);
+    if (a.show_config) {
+      fmt::print("{}", text);
+      return 0;
+    }
+    std::filesystem::create_directories(a.out_dir);
+    cfg = config::parse(text, "<embedded default>", SKBPF_SOURCE_DIR);
+    if (a.duration == 0) a.duration = 2;
+    fmt::print(stderr,
+               "skbpf: running the embedded default configuration for {} s "
+               "(see it with `skbpf run --show-config`); output captures in {}\n",
+               a.duration, a.out_dir);
+  } else {
+    try {
+      cfg = config::load_file(a.config);
+    } catch (const config::ConfigError& e) {
+      throw ExitError(2, e.what());
+    }
+    if (a.show_config) {
+      std::ifstream in(a.config);
+      fmt::print("{}", std::string(std::istreambuf_iterator<char>(in), {}));
+      return 0;
+    }
+  }
+  dataplane::EalInfo eal;
+  try {
+    eal = dataplane::start_eal(cfg, a.eal, "run");
+  } catch (const std::exception& e) {
+    throw ExitError(2, e.what());
+  }
+  int rc = 0;
+  {
+    std::unique_ptr<dataplane::Switch> sw;
+    try {
+      sw = std::make_unique<dataplane::Switch>(cfg);
+    } catch (const std::exception& e) {
+      rte_eal_cleanup();
+      throw ExitError(2, e.what());
+    }
+    sw->register_telemetry();
+    fmt::print(stderr,
+               "skbpf: {} port(s), {} worker lcore(s), EAL file prefix {} ({}); "
+               "telemetry: dpdk-telemetry.py -f {}\n",
+               sw->pipeline().ports.size(), sw->workers().size(), eal.file_prefix,
+               eal.hugepages ? "hugepages" : "no hugepages", eal.file_prefix);
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    const auto t0 = std::chrono::steady_clock::now();
+    sw->start();
+    // The clock and the signals are watched by a plain thread, so that the
+    // main lcore can be a worker too.
+    std::thread watcher([&] {
+      while (g_signal.load() == 0) {
+        if (a.duration > 0 &&
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() >=
+                a.duration)
+          break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      sw->request_stop();
+    });
+    if (sw->main_lcore_has_worker()) sw->run_main_worker();
+    watcher.join();
+    sw->wait();
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (g_signal.load() != 0) fmt::print(stderr, "skbpf: stopping on signal {}\n", g_signal.load());
+    if (a.json) {
+      fmt::print("{}\n", sw->report_json(secs));
+    } else {
+      fmt::print("{}", sw->report_text(secs));
+    }
+    std::fflush(stdout);
+  }  // ports closed here: pcap outputs complete
+  rte_eal_cleanup();
+  if (embedded)
+    fmt::print(stderr, "skbpf: output captures: {}/wan.pcap, {}/lan.pcap\n", a.out_dir, a.out_dir);
+  return rc;
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app) {
+  auto args = std::make_shared<RunArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "run", "Run the switch a configuration describes (without one: the embedded default)");
+  cmd->add_option("config", args->config, "Switch configuration (YAML, docs/config.md)");
+  cmd->add_option("--duration", args->duration, "Stop after S seconds (default: at SIGINT/SIGTERM)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--json", args->json, "Final statistics as one JSON object");
+  cmd->add_flag("--show-config", args->show_config, "Print the configuration and exit");
+  cmd->add_option("--out-dir", args->out_dir, "Embedded default: where the output captures go");
+  cmd->add_option("eal", args->eal, "EAL arguments, after --");
+  cmd->callback([args] {
+    const int rc = run(*args);
+    if (rc != 0) throw ExitError(rc, "run failed");
+  });
+}
+
+}  // namespace skbpf::tools
