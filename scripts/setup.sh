@@ -17,6 +17,8 @@ PACKAGES=(
   # dpdk-testpmd (the benchmarks' forwarding peer) and dpdk-telemetry.py
   # (tests/netns_test.cpp reads the switch's telemetry); tshark reads captures
   dpdk-dev tshark
+  # jq: bench/dataplane_bench.sh reads skbpf's --json statistics with it
+  jq
   # BPF toolchains: clang 14 (Debian's default) and clang-19 for -mcpu=v4
   clang-14 llvm-14 clang-19 llvm-19 lld-19
   # libFuzzer's runtime for clang++-14 (tests/fuzz/run_elf_fuzz.sh); only

@@ -31,8 +31,40 @@ struct RunArgs {
 };
 
 std::atomic<int> g_signal{0};
+std::atomic<bool> g_reload{false};
 void on_signal(int sig) {
   g_signal.store(sig);
+}
+void on_hup(int) {
+  g_reload.store(true);
+}
+
+// SIGHUP: the configuration file is read again and the chains of every
+// port and hook are replaced live with the file's (objects loaded anew,
+// verified and JITed before any swap: on any error nothing changes and the
+// error is printed). Ports, tunnels, lcores, maps and options are not
+// changed by a reload.
+void reload(dataplane::Switch& sw, const std::string& path) {
+  try {
+    const config::SwitchConfig cfg = config::load_file(path);
+    static const config::HookChains kNone;
+    struct Pending {
+      std::string port;
+      dataplane::Hook hook;
+      std::unique_ptr<dataplane::HookChain> chain;
+    };
+    std::vector<Pending> pending;  // every chain built before any is swapped
+    for (const auto& port : sw.pipeline().ports) {
+      auto it = cfg.programs.find(port->name);
+      const config::HookChains& hooks = it == cfg.programs.end() ? kNone : it->second;
+      pending.push_back({port->name, dataplane::kIngress, sw.prepare_chain(hooks.ingress)});
+      pending.push_back({port->name, dataplane::kEgress, sw.prepare_chain(hooks.egress)});
+    }
+    for (Pending& p : pending) sw.install_chain(p.port, p.hook, std::move(p.chain));
+    fmt::print(stderr, "skbpf: reloaded the chains from {}\n", path);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "skbpf: reload of {} failed: {}\n", path, e.what());
+  }
 }
 
 // The demo: frames of pcaps/fw.pcap enter port `wan`, whose ingress runs
@@ -122,8 +154,10 @@ int run(RunArgs& a) {
     sw->start();
     // The clock and the signals are watched by a plain thread, so that the
     // main lcore can be a worker too.
+    if (!embedded) std::signal(SIGHUP, on_hup);
     std::thread watcher([&] {
       while (g_signal.load() == 0) {
+        if (g_reload.exchange(false)) reload(*sw, a.config);
         if (a.duration > 0 &&
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() >=
                 a.duration)

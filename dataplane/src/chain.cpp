@@ -14,21 +14,6 @@ inline uint32_t tc_h_maj(uint32_t h) {
   return h & 0xffff0000u;
 }
 
-// cls_bpf_exec_opcode: what a direct-action filter may return; anything
-// else means "no decision, try the next filter".
-inline bool da_passes_through(int32_t r) {
-  switch (r) {
-    case TC_ACT_OK:
-    case TC_ACT_SHOT:
-    case TC_ACT_STOLEN:
-    case TC_ACT_TRAP:
-    case TC_ACT_REDIRECT:
-      return true;
-    default:
-      return false;
-  }
-}
-
 // tcf_bpf_act: an act_bpf program's return as an action verdict.
 inline int32_t act_bpf_verdict(int32_t r, int32_t default_verdict) {
   switch (r) {

@@ -217,6 +217,7 @@ Switch::Switch(const config::SwitchConfig& cfg) : cfg_(cfg) {
 }
 
 Switch::~Switch() {
+  unregister_telemetry();
   if (started_) {
     request_stop();
     wait();
@@ -545,12 +546,19 @@ void Switch::wait() {
 
 void Switch::replace_chain(const std::string& port, Hook hook,
                            const std::vector<config::FilterConfig>& filters) {
+  install_chain(port, hook, prepare_chain(filters));
+}
+
+std::unique_ptr<HookChain> Switch::prepare_chain(const std::vector<config::FilterConfig>& filters) {
+  return filters.empty() ? nullptr : build_chain(filters, true);
+}
+
+void Switch::install_chain(const std::string& port, Hook hook, std::unique_ptr<HookChain> fresh) {
   Port* p = nullptr;
   for (auto& q : pipeline_.ports) {
     if (q->name == port) p = q.get();
   }
   if (p == nullptr) throw std::runtime_error("no port named '" + port + "'");
-  std::unique_ptr<HookChain> fresh = filters.empty() ? nullptr : build_chain(filters, true);
   const HookChain* old = p->chain[hook].exchange(fresh.get(), std::memory_order_acq_rel);
   if (fresh) live_chains_.push_back(std::move(fresh));
   // Every worker passes a quiescent state between bursts: after this no

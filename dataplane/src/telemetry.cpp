@@ -8,6 +8,7 @@
 // counters (relaxed loads), never disturbing the workers.
 #include <rte_telemetry.h>
 
+#include <atomic>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -16,21 +17,23 @@
 namespace skbpf::dataplane {
 namespace {
 
-const Switch* g_switch = nullptr;
+// Set while a switch runs; the telemetry thread reads it.
+std::atomic<const Switch*> g_switch{nullptr};
 
 int cmd_ports(const char*, const char*, rte_tel_data* d) {
+  const Switch* sw = g_switch.load(std::memory_order_acquire);
   rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
-  if (g_switch == nullptr) return 0;
-  for (const auto& p : g_switch->pipeline().ports)
-    rte_tel_data_add_array_string(d, p->name.c_str());
+  if (sw == nullptr) return 0;
+  for (const auto& p : sw->pipeline().ports) rte_tel_data_add_array_string(d, p->name.c_str());
   return 0;
 }
 
 int cmd_port(const char*, const char* params, rte_tel_data* d) {
-  if (g_switch == nullptr || params == nullptr) return -EINVAL;
-  for (const auto& p : g_switch->pipeline().ports) {
+  const Switch* sw = g_switch.load(std::memory_order_acquire);
+  if (sw == nullptr || params == nullptr) return -EINVAL;
+  for (const auto& p : sw->pipeline().ports) {
     if (p->name != params) continue;
-    const PortStats t = g_switch->port_totals(p->index);
+    const PortStats t = sw->port_totals(p->index);
     rte_tel_data_start_dict(d);
     rte_tel_data_add_dict_u64(d, "ifindex", p->ifindex);
     rte_tel_data_add_dict_u64(d, "rx_packets", t.rx_packets.get());
@@ -64,24 +67,26 @@ int cmd_port(const char*, const char* params, rte_tel_data* d) {
 }
 
 int cmd_lcores(const char*, const char*, rte_tel_data* d) {
+  const Switch* sw = g_switch.load(std::memory_order_acquire);
   rte_tel_data_start_dict(d);
-  if (g_switch == nullptr) return 0;
-  for (size_t w = 0; w < g_switch->workers().size(); ++w) {
+  if (sw == nullptr) return 0;
+  for (size_t w = 0; w < sw->workers().size(); ++w) {
     char key[64];
-    std::snprintf(key, sizeof(key), "lcore%u_packets", g_switch->workers()[w].lcore);
-    rte_tel_data_add_dict_u64(d, key, g_switch->lcore_stats(w).packets.get());
-    std::snprintf(key, sizeof(key), "lcore%u_polls", g_switch->workers()[w].lcore);
-    rte_tel_data_add_dict_u64(d, key, g_switch->lcore_stats(w).polls.get());
+    std::snprintf(key, sizeof(key), "lcore%u_packets", sw->workers()[w].lcore);
+    rte_tel_data_add_dict_u64(d, key, sw->lcore_stats(w).packets.get());
+    std::snprintf(key, sizeof(key), "lcore%u_polls", sw->workers()[w].lcore);
+    rte_tel_data_add_dict_u64(d, key, sw->lcore_stats(w).polls.get());
   }
   return 0;
 }
 
 int cmd_stats(const char*, const char*, rte_tel_data* d) {
+  const Switch* sw = g_switch.load(std::memory_order_acquire);
   // Totals per port as a dict of containers.
   rte_tel_data_start_dict(d);
-  if (g_switch == nullptr) return 0;
-  for (const auto& p : g_switch->pipeline().ports) {
-    const PortStats t = g_switch->port_totals(p->index);
+  if (sw == nullptr) return 0;
+  for (const auto& p : sw->pipeline().ports) {
+    const PortStats t = sw->port_totals(p->index);
     rte_tel_data* c = rte_tel_data_alloc();
     if (c == nullptr) return -ENOMEM;
     rte_tel_data_start_dict(c);
@@ -97,8 +102,14 @@ int cmd_stats(const char*, const char*, rte_tel_data* d) {
 
 }  // namespace
 
+void Switch::unregister_telemetry() {
+  // DPDK has no way to remove a command: they stay and answer for no switch.
+  const Switch* self = this;
+  g_switch.compare_exchange_strong(self, nullptr);
+}
+
 void Switch::register_telemetry() {
-  g_switch = this;
+  g_switch.store(this, std::memory_order_release);
   static bool registered = false;
   if (registered) return;
   registered = true;

@@ -57,7 +57,6 @@ uint32_t be32(uint32_t v) {
   return __builtin_bswap32(v);
 }
 
-thread_local RedirectInfo t_redirect{0, 0, false};
 
 // ---- VLAN ---------------------------------------------------------------------
 
@@ -166,13 +165,6 @@ unsigned long copy_packet_bytes(void* dst, const void* ctx, unsigned long off, u
 
 }  // namespace
 
-RedirectInfo& this_thread_redirect() {
-  return t_redirect;
-}
-void clear_redirect() {
-  t_redirect = RedirectInfo{0, 0, false};
-}
-
 // ---- redirect -------------------------------------------------------------------
 
 u64 redirect(u64 ifindex, u64 flags, u64, u64, u64) {
@@ -180,9 +172,9 @@ u64 redirect(u64 ifindex, u64 flags, u64, u64, u64) {
   // them) drop the packet (kernel-confirmed: flags 2 and 1 << 16 give
   // TC_ACT_SHOT).
   if (flags & ~static_cast<u64>(BPF_F_INGRESS)) return TC_ACT_SHOT;
-  t_redirect.ifindex = static_cast<uint32_t>(ifindex);
-  t_redirect.flags = static_cast<uint32_t>(flags);
-  t_redirect.set = true;
+  detail::t_redirect.ifindex = static_cast<uint32_t>(ifindex);
+  detail::t_redirect.flags = static_cast<uint32_t>(flags);
+  detail::t_redirect.set = true;
   return TC_ACT_REDIRECT;
 }
 

@@ -70,6 +70,21 @@ struct ChainResult {
   uint32_t runs = 0;                // programs run (filters and act_bpf)
 };
 
+// cls_bpf_exec_opcode: what a direct-action filter may return; anything
+// else means "no decision, try the next filter".
+inline bool da_passes_through(int32_t r) {
+  switch (r) {
+    case TC_ACT_OK:
+    case TC_ACT_SHOT:
+    case TC_ACT_STOLEN:
+    case TC_ACT_TRAP:
+    case TC_ACT_REDIRECT:
+      return true;
+    default:
+      return false;
+  }
+}
+
 // Runs `chain` on `m` (the kernel's tcf_classify over cls_bpf / act_bpf).
 // The caller clears the thread's redirect record before (helpers/redirect.h)
 // and reads it when the verdict is TC_ACT_REDIRECT.

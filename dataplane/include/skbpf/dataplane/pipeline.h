@@ -67,8 +67,14 @@ struct Pipeline {
   std::vector<uint16_t> by_ifindex;
 
   const Port* port_by_ifindex(uint32_t ifindex) const {
-    if (ifindex >= by_ifindex.size() || by_ifindex[ifindex] == 0) return nullptr;
-    return ports[by_ifindex[ifindex] - 1].get();
+    if (ifindex < by_ifindex.size()) {
+      return by_ifindex[ifindex] == 0 ? nullptr : ports[by_ifindex[ifindex] - 1].get();
+    }
+    // Beyond the table (ifindexes above 65535): the few ports, in turn.
+    for (const auto& p : ports) {
+      if (p->ifindex == ifindex) return p.get();
+    }
+    return nullptr;
   }
   void index_ifindexes();  // fills by_ifindex from ports
 };
@@ -108,7 +114,17 @@ class Lcore {
   LcoreStats& stats() { return stats_; }
 
  private:
+  void handle_rx(const Port& p, rte_mbuf* m, uint16_t queue);   // receive() without the counters
+  void prepare_rx(const Port& p, rte_mbuf* m, uint16_t queue);  // metadata of a received frame
   void ingress(const Port& p, rte_mbuf* m, uint32_t depth);
+  void after_ingress(const Port& p, rte_mbuf* m, int32_t verdict, uint32_t depth);
+  void after_egress(const Port& p, rte_mbuf* m, int32_t verdict, uint32_t depth);
+  // The flattened burst path for the common shape (see poll()).
+  static bool simple_chain(const HookChain* chain, const Filter** filter);
+  static constexpr int32_t kProgramFailed = INT32_MIN;
+  int32_t run_simple(const Filter* f, rte_mbuf* m, uint32_t& runs);
+  void burst_simple(const Port& p, const Port& out, const Filter* fin, const Filter* fout,
+                    rte_mbuf** pkts, uint16_t n, uint16_t queue);
   void egress(const Port& p, rte_mbuf* m, uint32_t depth);
   void xmit(const Port& p, rte_mbuf* m, uint32_t depth);
   void redirect(const Port& from, rte_mbuf* m, uint32_t depth);

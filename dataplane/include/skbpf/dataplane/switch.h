@@ -71,6 +71,11 @@ class Switch {
   // Throws std::runtime_error (unknown port, load errors); nothing changes then.
   void replace_chain(const std::string& port, Hook hook,
                      const std::vector<config::FilterConfig>& filters);
+  // The two halves of replace_chain, for replacing several chains all or
+  // nothing: prepare every chain first (throws, changing nothing), then
+  // install them. An empty filter list prepares "no chain" (nullptr).
+  std::unique_ptr<HookChain> prepare_chain(const std::vector<config::FilterConfig>& filters);
+  void install_chain(const std::string& port, Hook hook, std::unique_ptr<HookChain> chain);
 
   // Statistics summed over workers (ports in index order).
   PortStats port_totals(uint16_t port) const;
@@ -86,6 +91,7 @@ class Switch {
 
   // Registers /skbpf/ telemetry commands for this switch (one switch per process).
   void register_telemetry();
+  void unregister_telemetry();  // also done by the destructor
 
   // Worker `w`'s loop on the calling thread (what the lcores run): polls
   // until request_stop(), then drains and flushes. Tests run it on a thread
