@@ -31,12 +31,13 @@ test-asan:
 	scripts/setup.sh $(ASAN_BUILD) -Dsanitize_checks=true -Dbench=false
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 scripts/run-tests.sh $(ASAN_BUILD) --no-suite fuzz
 
-# The multi-threaded code (maps: lock-free lookups, reclamation, LRU) under
-# ThreadSanitizer. Only the maps test program is built for it.
+# The multi-threaded code under ThreadSanitizer: the maps (lock-free
+# lookups, reclamation, LRU) and the switch's live chain swap (a worker and
+# a swapper thread). Only these two test programs are built for it.
 test-tsan:
 	scripts/setup.sh --no-build $(TSAN_BUILD) -Dtsan=true -Dbench=false
-	ninja -C $(TSAN_BUILD) maps/maps_tests
-	TSAN_OPTIONS=halt_on_error=1 scripts/run-tests.sh $(TSAN_BUILD) --no-rebuild maps
+	ninja -C $(TSAN_BUILD) maps/maps_tests dataplane/switch_tests dataplane/switch_progs.o
+	TSAN_OPTIONS=halt_on_error=1 scripts/run-tests.sh $(TSAN_BUILD) --no-rebuild maps switch_tsan
 
 bench: build
 	taskset -c 1 $(BUILD)/bench/acl_bench
