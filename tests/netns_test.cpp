@@ -35,7 +35,6 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -407,14 +406,17 @@ class NetnsTest : public ::testing::Test {
                     << skbpf_.output();
       return "";
     }
-    std::smatch m;
     const std::string err = skbpf_.stderr_text();
-    if (!std::regex_search(err, m, std::regex("EAL file prefix (\\S+)"))) {
+    const std::string tag = "EAL file prefix ";
+    const size_t at = err.find(tag);
+    if (at == std::string::npos) {
       ADD_FAILURE() << "no file prefix in: " << err;
       return "";
     }
-    prefixes_.push_back(m[1]);
-    return m[1];
+    const size_t from = at + tag.size();
+    const std::string prefix = err.substr(from, err.find_first_of(" \n", from) - from);
+    prefixes_.push_back(prefix);
+    return prefix;
   }
 
   // Stops the switch with SIGINT and returns its final JSON report.

@@ -4,8 +4,8 @@
 #include <rte_errno.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <stdexcept>
 
@@ -32,9 +32,25 @@ bool have_hugepages() {
 
 }  // namespace
 
+// [DDDD:]BB:DD.F[,args], hex digits: a PCI address as the EAL's -a takes it.
 bool is_pci_address(const std::string& device) {
-  static const std::regex pci(R"(^([0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7](,.*)?$)");
-  return std::regex_match(device, pci);
+  const std::string addr = device.substr(0, device.find(','));
+  auto hex = [&](size_t from, size_t n) {
+    if (from + n > addr.size()) return false;
+    for (size_t k = from; k < from + n; ++k) {
+      if (!std::isxdigit(static_cast<unsigned char>(addr[k]))) return false;
+    }
+    return true;
+  };
+  size_t at = 0;
+  if (addr.size() == 12) {  // with the domain
+    if (!hex(0, 4) || addr[4] != ':') return false;
+    at = 5;
+  } else if (addr.size() != 7) {
+    return false;
+  }
+  return hex(at, 2) && addr[at + 2] == ':' && hex(at + 3, 2) && addr[at + 5] == '.' &&
+         addr[at + 6] >= '0' && addr[at + 6] <= '7';
 }
 
 EalInfo start_eal(const config::SwitchConfig& cfg, const std::vector<std::string>& user_args,
