@@ -399,24 +399,37 @@ void Lcore::ingress(const Port& p, rte_mbuf* m, uint32_t depth) {
   after_ingress(p, m, run_hook(p, kIngress, m), depth);
 }
 
-void Lcore::after_ingress(const Port& p, rte_mbuf* m, int32_t v, uint32_t depth) {
+// What a hook's verdict does besides passing (sch_handle_ingress /
+// sch_handle_egress), after the copies the run made: true when the packet
+// was consumed (dropped, stolen, redirected).
+bool Lcore::consumed(const Port& p, rte_mbuf* m, int32_t v, uint32_t depth) {
   if (nr_pending_ != 0) {
     stats_.ports[p.index].clones.add(nr_pending_);
     run_pending_clones(depth);
   }
   switch (v) {
     case TC_ACT_SHOT:
-      return drop(p, m, Drop::kVerdict);
+      drop(p, m, Drop::kVerdict);
+      return true;
     case TC_ACT_STOLEN:
     case TC_ACT_QUEUED:
     case TC_ACT_TRAP:
-      return drop(p, m, Drop::kStolen);
+      drop(p, m, Drop::kStolen);
+      return true;
     case TC_ACT_REDIRECT:
-      return redirect(p, m, depth);
+      redirect(p, m, depth);
+      return true;
     default:
-      if (v <= -1000) return drop(p, m, static_cast<Drop>(-1000 - v));
-      break;
+      if (v <= -1000) {
+        drop(p, m, static_cast<Drop>(-1000 - v));
+        return true;
+      }
+      return false;
   }
+}
+
+void Lcore::after_ingress(const Port& p, rte_mbuf* m, int32_t v, uint32_t depth) {
+  if (consumed(p, m, v, depth)) return;
   // Passed: what the host stack would get. Datagrams for a tunnel whose
   // underlay this is are unwrapped and enter the tunnel port.
   for (uint16_t ti : p.tunnels) {
@@ -442,23 +455,7 @@ void Lcore::egress(const Port& p, rte_mbuf* m, uint32_t depth) {
 }
 
 void Lcore::after_egress(const Port& p, rte_mbuf* m, int32_t v, uint32_t depth) {
-  if (nr_pending_ != 0) {
-    stats_.ports[p.index].clones.add(nr_pending_);
-    run_pending_clones(depth);
-  }
-  switch (v) {
-    case TC_ACT_SHOT:
-      return drop(p, m, Drop::kVerdict);
-    case TC_ACT_STOLEN:
-    case TC_ACT_QUEUED:
-    case TC_ACT_TRAP:
-      return drop(p, m, Drop::kStolen);
-    case TC_ACT_REDIRECT:
-      return redirect(p, m, depth);
-    default:
-      if (v <= -1000) return drop(p, m, static_cast<Drop>(-1000 - v));
-      break;
-  }
+  if (consumed(p, m, v, depth)) return;
   xmit(p, m, depth);
 }
 

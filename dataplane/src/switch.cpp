@@ -252,9 +252,10 @@ Switch::~Switch() {
 }
 
 std::shared_ptr<ProgramSet> Switch::load_object(const std::string& path,
-                                                const config::Location& where) {
-  auto it = objects_.find(path);
-  if (it != objects_.end()) return it->second;
+                                                const config::Location& where, ObjectCache* cache) {
+  ObjectCache& objects = cache != nullptr ? *cache : objects_;
+  auto it = objects.find(path);
+  if (it != objects.end()) return it->second;
   ProgramSetOptions opt;
   opt.engine = engine_of(cfg_.options.engine);
   opt.nr_lcores = static_cast<uint32_t>(std::max<size_t>(plans_.size(), 1));
@@ -264,7 +265,7 @@ std::shared_ptr<ProgramSet> Switch::load_object(const std::string& path,
   } catch (const std::exception& e) {
     fail(where, e.what());
   }
-  objects_[path] = set;
+  objects[path] = set;
   return set;
 }
 
@@ -281,22 +282,9 @@ std::unique_ptr<HookChain> Switch::build_chain(const std::vector<config::FilterC
   // replaced later loads its objects anew (a rebuilt object is read again,
   // with maps of its own, as `tc filter replace` gives in the kernel),
   // once per replacement.
-  std::map<std::string, std::shared_ptr<ProgramSet>> mine;
+  ObjectCache mine;
   auto load = [&](const std::string& path, const config::Location& where) {
-    if (!fresh) return load_object(path, where);
-    auto it = mine.find(path);
-    if (it != mine.end()) return it->second;
-    ProgramSetOptions opt;
-    opt.engine = engine_of(cfg_.options.engine);
-    opt.nr_lcores = static_cast<uint32_t>(std::max<size_t>(plans_.size(), 1));
-    std::shared_ptr<ProgramSet> set;
-    try {
-      set = ProgramSet::load(path, opt);
-    } catch (const std::exception& e) {
-      fail(where, e.what());
-    }
-    mine[path] = set;
-    return set;
+    return load_object(path, where, fresh ? &mine : nullptr);
   };
   for (const config::FilterConfig& fc : filters) {
     std::shared_ptr<ProgramSet> set = load(fc.object, fc.where);

@@ -119,6 +119,7 @@ class Lcore {
   void ingress(const Port& p, rte_mbuf* m, uint32_t depth);
   void after_ingress(const Port& p, rte_mbuf* m, int32_t verdict, uint32_t depth);
   void after_egress(const Port& p, rte_mbuf* m, int32_t verdict, uint32_t depth);
+  bool consumed(const Port& p, rte_mbuf* m, int32_t verdict, uint32_t depth);
   // The flattened burst path for the common shape (see poll()).
   static bool simple_chain(const HookChain* chain, const Filter** filter);
   static constexpr int32_t kProgramFailed = INT32_MIN;

@@ -101,7 +101,11 @@ class Switch {
   Lcore& lcore(size_t w) { return *lcores_[w]; }
 
  private:
-  std::shared_ptr<ProgramSet> load_object(const std::string& path, const config::Location& where);
+  using ObjectCache = std::map<std::string, std::shared_ptr<ProgramSet>>;
+  // The object at `path` from `cache` (default: the switch's start-up
+  // objects), loaded into it the first time.
+  std::shared_ptr<ProgramSet> load_object(const std::string& path, const config::Location& where,
+                                          ObjectCache* cache = nullptr);
   std::unique_ptr<HookChain> build_chain(const std::vector<config::FilterConfig>& filters,
                                          bool fresh);
   void setup_ethdev(Port& p, const config::PortConfig& pc);
@@ -111,7 +115,7 @@ class Switch {
   config::SwitchConfig cfg_;
   Pipeline pipeline_;
   rte_mempool* pool_ = nullptr;
-  std::map<std::string, std::shared_ptr<ProgramSet>> objects_;
+  ObjectCache objects_;
   std::vector<std::unique_ptr<HookChain>> live_chains_;  // owned; swapped ones freed after grace
   std::vector<WorkerPlan> plans_;
   std::vector<std::unique_ptr<LcoreStats>> stats_;
