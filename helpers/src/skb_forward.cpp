@@ -57,7 +57,6 @@ uint32_t be32(uint32_t v) {
   return __builtin_bswap32(v);
 }
 
-
 // ---- VLAN ---------------------------------------------------------------------
 
 bool is_vlan_proto(uint32_t proto) {
@@ -166,6 +165,10 @@ unsigned long copy_packet_bytes(void* dst, const void* ctx, unsigned long off, u
 }  // namespace
 
 // ---- redirect -------------------------------------------------------------------
+
+namespace detail {
+thread_local RedirectInfo t_redirect __attribute__((tls_model("initial-exec"))) = {0, 0, false};
+}  // namespace detail
 
 u64 redirect(u64 ifindex, u64 flags, u64, u64, u64) {
   // Unknown flags (the kernel's internal NEIGH/PEER/NEXTHOP bits among
