@@ -57,6 +57,8 @@ uint32_t be32(uint32_t v) {
   return __builtin_bswap32(v);
 }
 
+thread_local RedirectInfo t_redirect{0, 0, false};
+
 // ---- VLAN ---------------------------------------------------------------------
 
 bool is_vlan_proto(uint32_t proto) {
@@ -164,20 +166,23 @@ unsigned long copy_packet_bytes(void* dst, const void* ctx, unsigned long off, u
 
 }  // namespace
 
-// ---- redirect -------------------------------------------------------------------
+RedirectInfo& this_thread_redirect() {
+  return t_redirect;
+}
+void clear_redirect() {
+  t_redirect = RedirectInfo{0, 0, false};
+}
 
-namespace detail {
-thread_local RedirectInfo t_redirect __attribute__((tls_model("initial-exec"))) = {0, 0, false};
-}  // namespace detail
+// ---- redirect -------------------------------------------------------------------
 
 u64 redirect(u64 ifindex, u64 flags, u64, u64, u64) {
   // Unknown flags (the kernel's internal NEIGH/PEER/NEXTHOP bits among
   // them) drop the packet (kernel-confirmed: flags 2 and 1 << 16 give
   // TC_ACT_SHOT).
   if (flags & ~static_cast<u64>(BPF_F_INGRESS)) return TC_ACT_SHOT;
-  detail::t_redirect.ifindex = static_cast<uint32_t>(ifindex);
-  detail::t_redirect.flags = static_cast<uint32_t>(flags);
-  detail::t_redirect.set = true;
+  t_redirect.ifindex = static_cast<uint32_t>(ifindex);
+  t_redirect.flags = static_cast<uint32_t>(flags);
+  t_redirect.set = true;
   return TC_ACT_REDIRECT;
 }
 

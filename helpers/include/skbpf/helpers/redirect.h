@@ -16,20 +16,7 @@ struct RedirectInfo {
   bool set;
 };
 
-namespace detail {
-// Initial-exec TLS: the dataplane reads and clears it per packet, and the
-// general-dynamic model of a -fPIC static library made each access a
-// __tls_get_addr call (1.5% of the forwarding loop under perf). Defined in
-// skb_forward.cpp (an `inline thread_local` here came out as a null
-// address under ASan+UBSan with GCC 12).
-extern thread_local RedirectInfo t_redirect __attribute__((tls_model("initial-exec")));
-}  // namespace detail
-
-inline RedirectInfo& this_thread_redirect() {
-  return detail::t_redirect;
-}
-inline void clear_redirect() {
-  detail::t_redirect = RedirectInfo{0, 0, false};
-}
+RedirectInfo& this_thread_redirect();
+void clear_redirect();
 
 }  // namespace skbpf::helpers
