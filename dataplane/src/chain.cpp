@@ -72,8 +72,6 @@ uint32_t ProgramRef::run_slow(rte_mbuf* m, bool* failed) const {
   vm::MemoryRegion regions[2] = {
       {reinterpret_cast<uintptr_t>(m), skb::kMetaOffset + sizeof(skb::SkbMeta), true},
       {reinterpret_cast<uintptr_t>(m->buf_addr), m->buf_len, true}};
-  std::vector<vm::MemoryRegion>* all = nullptr;
-  (void)all;
   if (owner && !owner->map_regions().empty()) {
     // Maps and packet together: a small per-thread buffer, sized once.
     thread_local std::vector<vm::MemoryRegion> buf;
