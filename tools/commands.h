@@ -18,5 +18,7 @@ void add_conformance_commands(CLI::App& app);
 void add_test_run_command(CLI::App& app);
 void add_verify_command(CLI::App& app);
 void add_run_command(CLI::App& app);
+void add_replay_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
 
 }  // namespace skbpf::tools

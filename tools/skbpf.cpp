@@ -13,6 +13,8 @@ int main(int argc, char** argv) {
   skbpf::tools::add_test_run_command(app);
   skbpf::tools::add_verify_command(app);
   skbpf::tools::add_run_command(app);
+  skbpf::tools::add_replay_command(app);
+  skbpf::tools::add_bench_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -32,7 +32,8 @@ inline int32_t act_bpf_verdict(int32_t r, int32_t default_verdict) {
 
 // tcf_exts_exec / tcf_action_exec: actions run while they return PIPE;
 // none at all is TC_ACT_OK.
-inline int32_t run_actions(const std::vector<Action>& actions, rte_mbuf* m, ChainResult& res) {
+inline int32_t run_actions(const std::vector<Action>& actions, rte_mbuf* m, ChainResult& res,
+                           ProgramObserver observe, void* user) {
   if (actions.empty()) return TC_ACT_OK;
   int32_t ret = TC_ACT_PIPE;
   for (const Action& a : actions) {
@@ -42,6 +43,7 @@ inline int32_t run_actions(const std::vector<Action>& actions, rte_mbuf* m, Chai
       bool failed = false;
       const int32_t r = static_cast<int32_t>(a.prog.run(m, &failed));
       ++res.runs;
+      if (observe != nullptr) observe(user, a.prog, r);
       if (failed) {
         res.program_error = true;
         return TC_ACT_SHOT;
@@ -90,7 +92,7 @@ uint32_t ProgramRef::run_slow(rte_mbuf* m, bool* failed) const {
   return static_cast<uint32_t>(r0);
 }
 
-ChainResult run_chain(const HookChain& chain, rte_mbuf* m) {
+ChainResult run_chain(const HookChain& chain, rte_mbuf* m, ProgramObserver observe, void* user) {
   ChainResult res;
   skb::SkbMeta* md = skb::meta(m);
   uint32_t restarts = 0;
@@ -102,6 +104,7 @@ reclassify:
     bool failed = false;
     const int32_t r = static_cast<int32_t>(f.prog.run(m, &failed));
     ++res.runs;
+    if (observe != nullptr) observe(user, f.prog, r);
     if (failed) {
       res.program_error = true;
       res.verdict = TC_ACT_SHOT;
@@ -115,7 +118,7 @@ reclassify:
     } else {
       if (r == 0) continue;  // no match
       res.classid = r == TC_ACT_UNSPEC ? f.classid : static_cast<uint32_t>(r);
-      ret = run_actions(f.actions, m, res);
+      ret = run_actions(f.actions, m, res, observe, user);
       if (res.program_error) {
         res.verdict = TC_ACT_SHOT;
         return res;

@@ -219,7 +219,7 @@ uint16_t Lcore::poll(uint16_t port, uint16_t queue, uint16_t burst) {
   // on the next hop's egress, no tunnel on this port) runs flattened.
   const Port* out = p.next_hop >= 0 ? pl_.ports[p.next_hop].get() : nullptr;
   if (out != nullptr && out->kind == Port::Kind::kEthdev && p.tunnels.empty() &&
-      tx_sink_ == nullptr) {
+      tx_sink_ == nullptr && tracer_ == nullptr) {
     const Filter* fin = nullptr;
     const Filter* fout = nullptr;
     if (simple_chain(p.chain[kIngress].load(std::memory_order_acquire), &fin) &&
@@ -347,7 +347,11 @@ int32_t Lcore::run_hook(const Port& p, Hook hook, rte_mbuf* m) {
     return TC_ACT_UNSPEC;
   }
   helpers::clear_redirect();
-  const ChainResult res = run_chain(*chain, m);
+  if (unlikely(tracer_ != nullptr)) tracer_->chain(p, hook);
+  const ChainResult res = tracer_ == nullptr
+                              ? run_chain(*chain, m)
+                              : run_chain(*chain, m, &Lcore::observe_program, tracer_);
+  if (unlikely(tracer_ != nullptr)) tracer_->verdict(p, hook, res.verdict);
   hs.runs.add(res.runs);
   hs.verdicts[verdict_slot(res.verdict)].add(1);
   if (res.verdict == TC_ACT_OK) {
@@ -360,7 +364,12 @@ int32_t Lcore::run_hook(const Port& p, Hook hook, rte_mbuf* m) {
   return res.verdict;
 }
 
+void Lcore::observe_program(void* tracer, const ProgramRef& prog, int32_t rc) {
+  static_cast<Tracer*>(tracer)->program(prog, rc);
+}
+
 void Lcore::drop(const Port& p, rte_mbuf* m, Drop why) {
+  if (unlikely(tracer_ != nullptr)) tracer_->drop(p, why);
   stats_.ports[p.index].drops[static_cast<int>(why)].add(1);
   rte_pktmbuf_free(m);
 }
@@ -386,6 +395,7 @@ void Lcore::run_pending_clones(uint32_t depth) {
       drop(*t, c.m, Drop::kLoopLimit);
       continue;
     }
+    if (unlikely(tracer_ != nullptr)) tracer_->clone(*t, (c.flags & BPF_F_INGRESS) != 0);
     if (c.flags & BPF_F_INGRESS) {
       retrans(c.m, *t);
       ingress(*t, c.m, depth + 1);
@@ -439,6 +449,7 @@ void Lcore::after_ingress(const Port& p, rte_mbuf* m, int32_t v, uint32_t depth)
     if (r == tunnel::kMalformed) return drop(t, m, Drop::kTunnelMalformed);
     PortStats& ts = stats_.ports[t.index];
     ts.decaps.add(1);
+    if (unlikely(tracer_ != nullptr)) tracer_->tunnel(t, false);
     ts.rx_packets.add(1);
     ts.rx_bytes.add(m->pkt_len);
     retrans(m, t);
@@ -467,6 +478,7 @@ void Lcore::redirect(const Port& from, rte_mbuf* m, uint32_t depth) {
   helpers::clear_redirect();
   stats_.ports[from.index].redirects.add(1);
   const Port* t = set ? pl_.port_by_ifindex(ifindex) : nullptr;
+  if (unlikely(tracer_ != nullptr)) tracer_->redirect(from, t, (flags & BPF_F_INGRESS) != 0);
   if (t == nullptr) return drop(from, m, Drop::kUnknownTarget);
   if (depth >= pl_.options.redirect_loop_limit) return drop(from, m, Drop::kLoopLimit);
   if (flags & BPF_F_INGRESS) {
@@ -499,6 +511,7 @@ void Lcore::xmit(const Port& p, rte_mbuf* m, uint32_t depth) {
     if (r == tunnel::kEncapNoKey) return drop(p, m, Drop::kNoTunnelKey);
     if (r != tunnel::kEncapOk) return drop(p, m, Drop::kTunnelEncap);
     ps.encaps.add(1);
+    if (unlikely(tracer_ != nullptr)) tracer_->tunnel(p, true);
     ps.tx_packets.add(1);
     ps.tx_bytes.add(inner_len);
     const Port& u = *pl_.ports[p.underlay];

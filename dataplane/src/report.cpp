@@ -40,7 +40,7 @@ std::string hook_text(const HookStats& h) {
 
 }  // namespace
 
-std::string Switch::report_json(double seconds) const {
+std::string Switch::report_json(double seconds, bool with_lcores) const {
   nlohmann::ordered_json j;
   j["duration_s"] = seconds;
   nlohmann::ordered_json ports = nlohmann::ordered_json::array();
@@ -86,13 +86,15 @@ std::string Switch::report_json(double seconds) const {
     o["polls"] = stats_[w]->polls.get();
     lcores.push_back(o);
   }
-  j["lcores"] = lcores;
+  if (with_lcores) j["lcores"] = lcores;
   j["totals"] = {{"rx_packets", rx}, {"tx_packets", tx}, {"dropped", dropped}};
   return j.dump();
 }
 
-std::string Switch::report_text(double seconds) const {
-  std::string s = fmt::format("skbpf: ran {:.3f} s, {} worker lcore(s)\n", seconds, plans_.size());
+std::string Switch::report_text(double seconds, bool with_lcores) const {
+  std::string s =
+      with_lcores ? fmt::format("skbpf: ran {:.3f} s, {} worker lcore(s)\n", seconds, plans_.size())
+                  : std::string();
   for (const auto& p : pipeline_.ports) {
     const PortStats t = port_totals(p->index);
     const double secs = seconds > 0 ? seconds : 1;
@@ -118,7 +120,7 @@ std::string Switch::report_text(double seconds) const {
     if (p->kind == Port::Kind::kTunnel)
       s += fmt::format("  encapsulated {}, decapsulated {}\n", t.encaps.get(), t.decaps.get());
   }
-  for (size_t w = 0; w < plans_.size(); ++w) {
+  for (size_t w = 0; w < plans_.size() && with_lcores; ++w) {
     s += fmt::format("lcore {} (slot {}): {} pkts in {} polls\n", plans_[w].lcore, plans_[w].slot,
                      stats_[w]->packets.get(), stats_[w]->polls.get());
   }

@@ -56,7 +56,7 @@ std::string program_names(const ProgramSet& set) {
 
 }  // namespace
 
-Switch::Switch(const config::SwitchConfig& cfg) : cfg_(cfg) {
+Switch::Switch(const config::SwitchConfig& cfg, const SwitchMode& mode) : cfg_(cfg), mode_(mode) {
   pipeline_.options.redirect_loop_limit = cfg.options.redirect_loop_limit;
   const uint32_t seq = g_switch_seq++;
   try {
@@ -122,7 +122,19 @@ Switch::Switch(const config::SwitchConfig& cfg) : cfg_(cfg) {
     }
     pipeline_.index_ifindexes();
 
-    plan_workers(cfg);
+    if (mode.virtual_ports) {
+      if (mode.workers == 0 || mode.workers > maps::kMaxLcores)
+        throw std::runtime_error(
+            fmt::format("{} workers: 1 to {} are possible", mode.workers, maps::kMaxLcores));
+      for (uint32_t w = 0; w < mode.workers; ++w) {
+        WorkerPlan plan;
+        plan.lcore = rte_get_main_lcore();
+        plan.slot = w;
+        plans_.push_back(plan);
+      }
+    } else {
+      plan_workers(cfg);
+    }
 
     // Packet pool: enough for every descriptor, every worker's cache and
     // buffers, plus traffic in flight.
@@ -132,16 +144,32 @@ Switch::Switch(const config::SwitchConfig& cfg) : cfg_(cfg) {
       need += uint64_t{pc.rx_queues} * pc.rx_desc + uint64_t{txq} * pc.tx_desc;
     }
     need += plans_.size() * (256 + 512 + 64 * pipeline_.ports.size()) + 1024;
+    if (mode.virtual_ports) need = 1024;  // the driver sizes its traffic to the pool
     if (cfg.options.mbufs < need) {
       throw std::runtime_error(fmt::format(
           "{}: options.mbufs is {}; the ports' descriptors and the workers need at least {} "
           "(raise options.mbufs or lower rx_desc/tx_desc)",
           cfg.file, cfg.options.mbufs, need));
     }
-    pool_ = skb::make_pool(fmt::format("skbpf_sw{}", seq), cfg.options.mbufs,
-                           RTE_MBUF_DEFAULT_BUF_SIZE, 256);
+    if (mode.virtual_ports) {
+      pool_ = skb::make_pool(fmt::format("skbpf_sw{}", seq),
+                             mode.pool_size != 0 ? mode.pool_size : cfg.options.mbufs,
+                             RTE_MBUF_DEFAULT_BUF_SIZE, 0, mode.pool_ops);
+    } else {
+      pool_ = skb::make_pool(fmt::format("skbpf_sw{}", seq), cfg.options.mbufs,
+                             RTE_MBUF_DEFAULT_BUF_SIZE, 256);
+    }
 
-    for (size_t i = 0; i < cfg.ports.size(); ++i) setup_ethdev(*pipeline_.ports[i], cfg.ports[i]);
+    for (size_t i = 0; i < cfg.ports.size(); ++i) {
+      Port& p = *pipeline_.ports[i];
+      if (!mode.virtual_ports) {
+        setup_ethdev(p, cfg.ports[i]);
+      } else if (cfg.ports[i].mac) {
+        p.mac = *cfg.ports[i].mac;
+      } else {
+        p.mac = {0x02, 0x70, 0x63, 0x61, 0x70, static_cast<uint8_t>(i)};
+      }
+    }
     for (size_t k = 0; k < cfg.tunnels.size(); ++k) {
       Port& t = *pipeline_.ports[cfg.ports.size() + k];
       t.ep.src_mac = pipeline_.ports[t.underlay]->mac;
@@ -267,6 +295,12 @@ std::shared_ptr<ProgramSet> Switch::load_object(const std::string& path,
   }
   objects[path] = set;
   return set;
+}
+
+std::vector<std::pair<std::string, ProgramSet*>> Switch::objects() const {
+  std::vector<std::pair<std::string, ProgramSet*>> v;
+  for (const auto& [path, set] : objects_) v.emplace_back(path, set.get());
+  return v;
 }
 
 ProgramSet* Switch::object(const std::string& path) const {
@@ -503,6 +537,8 @@ void Switch::run_worker(size_t w) {
 }
 
 void Switch::start() {
+  if (mode_.virtual_ports)
+    throw std::logic_error("Switch::start: virtual ports are driven by the caller");
   stop_.store(false);
   for (size_t w = 0; w < plans_.size(); ++w) {
     if (plans_[w].lcore == rte_get_main_lcore()) continue;

@@ -45,7 +45,7 @@ void ensure_eal() {
                                      "0",
                                      "--no-telemetry",
                                      "-m",
-                                     "128",
+                                     "512",
                                      "--log-level=lib.*:error"};
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
@@ -59,9 +59,9 @@ void ensure_eal() {
 }
 
 rte_mempool* make_pool(const std::string& name, uint32_t nb_mbufs, uint16_t data_room,
-                       uint32_t cache) {
-  rte_mempool* pool = rte_pktmbuf_pool_create(name.c_str(), nb_mbufs, cache, kMetaPrivSize,
-                                              data_room, SOCKET_ID_ANY);
+                       uint32_t cache, const char* ops) {
+  rte_mempool* pool = rte_pktmbuf_pool_create_by_ops(name.c_str(), nb_mbufs, cache, kMetaPrivSize,
+                                                     data_room, SOCKET_ID_ANY, ops);
   if (pool == nullptr) {
     throw std::runtime_error("cannot create mbuf pool '" + name + "': " + rte_strerror(rte_errno));
   }

@@ -85,10 +85,14 @@ inline bool da_passes_through(int32_t r) {
   }
 }
 
+// Told of every program run and its return code (skbpf replay --trace).
+using ProgramObserver = void (*)(void* user, const ProgramRef& prog, int32_t rc);
+
 // Runs `chain` on `m` (the kernel's tcf_classify over cls_bpf / act_bpf).
 // The caller clears the thread's redirect record before (helpers/redirect.h)
 // and reads it when the verdict is TC_ACT_REDIRECT.
-ChainResult run_chain(const HookChain& chain, rte_mbuf* m);
+ChainResult run_chain(const HookChain& chain, rte_mbuf* m, ProgramObserver observe = nullptr,
+                      void* user = nullptr);
 
 // tc's names for verdicts ("ok", "shot", "redirect", ..., or the number).
 const char* verdict_name(int32_t verdict);

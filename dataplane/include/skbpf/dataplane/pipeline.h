@@ -79,6 +79,21 @@ struct Pipeline {
   void index_ifindexes();  // fills by_ifindex from ports
 };
 
+// What `skbpf replay --trace` observes of a packet's way through the
+// pipeline, on the worker's thread. Only called when a tracer is installed
+// (one predictable branch per step otherwise).
+class Tracer {
+ public:
+  virtual ~Tracer() = default;
+  virtual void chain(const Port& p, Hook hook) = 0;  // a chain with filters starts
+  virtual void program(const ProgramRef& prog, int32_t rc) = 0;
+  virtual void verdict(const Port& p, Hook hook, int32_t verdict) = 0;
+  virtual void redirect(const Port& from, const Port* to, bool ingress) = 0;  // to: nullptr unknown
+  virtual void clone(const Port& to, bool ingress) = 0;
+  virtual void tunnel(const Port& t, bool encap) = 0;
+  virtual void drop(const Port& p, Drop why) = 0;
+};
+
 // Where a worker's transmitted packets go: an ethdev tx buffer per port by
 // default; a replay driver may install its own sink instead.
 using TxSinkFn = void (*)(void* user, uint16_t port, rte_mbuf* m);
@@ -109,6 +124,8 @@ class Lcore {
   uint16_t poll(uint16_t port, uint16_t queue, uint16_t burst);
   // Sends what the tx buffers hold.
   void flush();
+
+  void set_tracer(Tracer* t) { tracer_ = t; }
 
   uint32_t slot() const { return slot_; }
   LcoreStats& stats() { return stats_; }
@@ -142,6 +159,8 @@ class Lcore {
   uint16_t txq_;
   TxSinkFn tx_sink_ = nullptr;
   void* tx_user_ = nullptr;
+  Tracer* tracer_ = nullptr;
+  static void observe_program(void* tracer, const ProgramRef& prog, int32_t rc);
   struct TxBuffer {
     rte_eth_dev_tx_buffer* buf = nullptr;
     Lcore* owner = nullptr;

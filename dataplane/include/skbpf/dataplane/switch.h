@@ -42,11 +42,29 @@ struct WorkerPlan {
   std::vector<std::pair<uint16_t, uint16_t>> polls;  // (port index, rx queue)
 };
 
+// How a Switch is built: for `skbpf run` (the default) or for a driver
+// that feeds the workers itself (skbpf replay).
+struct SwitchMode {
+  // Ports are not DPDK ethdevs: nothing is probed or started (a port's
+  // `device` is not used); a port's MAC is its configured `mac`, else
+  // 02:70:63:61:70:NN (NN: its index), net_pcap's form. The caller drives
+  // the workers (Lcore::receive) and installs a tx sink on each; start()
+  // is refused.
+  bool virtual_ports = false;
+  // virtual_ports: how many worker states (lcore slots 0..workers-1, which
+  // is also how many slots per-CPU maps get).
+  uint32_t workers = 1;
+  // virtual_ports: the packet pool's size (0: options.mbufs) and mempool
+  // driver (nullptr: DPDK's default).
+  uint32_t pool_size = 0;
+  const char* pool_ops = nullptr;
+};
+
 class Switch {
  public:
   // Builds everything the configuration describes (the EAL must be up).
   // Throws std::runtime_error naming the config file, line and key.
-  explicit Switch(const config::SwitchConfig& cfg);
+  explicit Switch(const config::SwitchConfig& cfg, const SwitchMode& mode = {});
   ~Switch();
   Switch(const Switch&) = delete;
   Switch& operator=(const Switch&) = delete;
@@ -84,10 +102,14 @@ class Switch {
   const LcoreStats& lcore_stats(size_t worker) const { return *stats_[worker]; }
   // An object loaded by this switch (by absolute path), or nullptr.
   ProgramSet* object(const std::string& path) const;
+  // The objects loaded at start-up, by path.
+  std::vector<std::pair<std::string, ProgramSet*>> objects() const;
+  rte_mempool* pool() const { return pool_; }
 
-  // Human report (ports, hooks, verdicts, drops, lcores) and one JSON object.
-  std::string report_text(double seconds) const;
-  std::string report_json(double seconds) const;
+  // Human report (ports, hooks, verdicts, drops, and the lcores unless
+  // `lcores` is false) and one JSON object.
+  std::string report_text(double seconds, bool lcores = true) const;
+  std::string report_json(double seconds, bool lcores = true) const;
 
   // Registers /skbpf/ telemetry commands for this switch (one switch per process).
   void register_telemetry();
@@ -113,6 +135,7 @@ class Switch {
   static int worker_main(void* arg);
 
   config::SwitchConfig cfg_;
+  SwitchMode mode_;
   Pipeline pipeline_;
   rte_mempool* pool_ = nullptr;
   ObjectCache objects_;

@@ -34,8 +34,12 @@ void ensure_eal();
 // A packet pool whose mbufs carry SkbMeta in their private area. `data_room`
 // includes the headroom (RTE_PKTMBUF_HEADROOM). Throws std::runtime_error
 // naming the pool on failure.
+// `ops`: the mempool driver (nullptr: DPDK's default ring; "stack" is LIFO,
+// which keeps recently freed buffers hot for threads without a per-lcore
+// cache, such as the replay's TBB workers).
 rte_mempool* make_pool(const std::string& name, uint32_t nb_mbufs,
-                       uint16_t data_room = RTE_MBUF_DEFAULT_BUF_SIZE, uint32_t cache = 64);
+                       uint16_t data_room = RTE_MBUF_DEFAULT_BUF_SIZE, uint32_t cache = 64,
+                       const char* ops = nullptr);
 
 // ---- a received frame ----------------------------------------------------
 
