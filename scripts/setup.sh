@@ -17,10 +17,13 @@ PACKAGES=(
   # dpdk-testpmd (the benchmarks' forwarding peer) and dpdk-telemetry.py
   # (tests/netns_test.cpp reads the switch's telemetry); tshark reads captures
   dpdk-dev tshark
-  # jq: bench/dataplane_bench.sh reads skbpf's --json statistics with it
-  jq
+  # jq: the bench scripts read skbpf's --json output with it; bc: their ratios
+  jq bc
   # BPF toolchains: clang 14 (Debian's default) and clang-19 for -mcpu=v4
   clang-14 llvm-14 clang-19 llvm-19 lld-19
+  # plain `clang` (Debian's default, 14): what the README's replay walkthrough
+  # and users type (tests/readme_replay_test.sh runs it)
+  clang
   # libFuzzer's runtime for clang++-14 (tests/fuzz/run_elf_fuzz.sh); only
   # recommended by clang-14, so not pulled in with --no-install-recommends
   libclang-rt-14-dev
