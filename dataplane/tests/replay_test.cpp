@@ -210,20 +210,23 @@ class ReplayTest : public ::testing::Test {
 };
 std::string* ReplayTest::dir_ = nullptr;
 
-TEST_F(ReplayTest, ShorthandPassesWhatTestRunPasses) {
-  // The frames of pcaps/fw.pcap that test-run (the kernel's semantics,
-  // checked against the kernel by the oracle test) can run: it refuses
-  // frames too short for their IP header, which a port would receive.
+// The shorthand's output is what test-run (the kernel's semantics, checked
+// against the kernel by the oracle tests) says the program passes, in
+// order, as the program changed it. Only frames test-run can run: it
+// refuses frames too short for their IP header, which a port receives.
+void expect_test_run_outputs(const std::string& name, bool drops_some) {
+  const std::string obj = kBuild + "/progs/" + name + ".o";
+  const std::string init = kSource + "/progs/" + name + ".map-init";
   ProgramSetOptions popt;
-  auto set = ProgramSet::load(kBuild + "/progs/fw.o", popt);
-  apply_map_init(*set, read_map_init(kSource + "/progs/fw.map-init"), "fw.map-init");
-  const LoadedProgram* prog = set->find("fw");
+  auto set = ProgramSet::load(obj, popt);
+  apply_map_init(*set, read_map_init(init), name + ".map-init");
+  const LoadedProgram* prog = set->find(name);
   ASSERT_NE(prog, nullptr);
   std::vector<PcapFrame> frames;
   std::vector<std::vector<uint8_t>> expect;
   {
     TestRunner runner(*set, *prog);
-    for (const PcapFrame& f : read_pcap(kBuild + "/pcaps/fw.pcap")) {
+    for (const PcapFrame& f : read_pcap(kBuild + "/pcaps/" + name + ".pcap")) {
       const TestRunResult r = runner.run(f.data, frames.size());
       if (!r.error.empty()) continue;
       frames.push_back(f);
@@ -234,18 +237,29 @@ TEST_F(ReplayTest, ShorthandPassesWhatTestRunPasses) {
       expect.push_back(r.data_out);
     }
   }
-  const std::string out = tmpdir("shorthand");
+  const std::string out = tmpdir("shorthand_" + name);
   write_pcap(out + "/in.pcap", frames);
-  Outcome o =
-      replay(single_program_config(kBuild + "/progs/fw.o", "fw", kSource + "/progs/fw.map-init"),
-             {{"port0", out + "/in.pcap"}}, out + "/out", 2, 5);
+  Outcome o = replay(single_program_config(obj, name, init), {{"port0", out + "/in.pcap"}},
+                     out + "/out", 2, 5);
   const auto got = read_all(out + "/out/port0.pcap");
   ASSERT_GT(expect.size(), 5u);
-  ASSERT_LT(expect.size(), frames.size());  // the firewall dropped some
+  if (drops_some) {
+    ASSERT_LT(expect.size(), frames.size());
+  }
   ASSERT_EQ(got.size(), expect.size());
-  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].data, expect[i]) << "frame " << i + 1;
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].data, expect[i]) << name << " frame " << i + 1;
+  }
   EXPECT_EQ(o.result.frames_in, frames.size());
   EXPECT_EQ(got.front().sec, frames.front().ts_sec);  // the input's timestamps
+}
+
+TEST_F(ReplayTest, ShorthandPassesWhatTestRunPassesFirewall) {
+  expect_test_run_outputs("fw", true);
+}
+
+TEST_F(ReplayTest, ShorthandRewritesAsTestRunDoesDnat) {
+  expect_test_run_outputs("dnat", false);
 }
 
 TEST_F(ReplayTest, StatefulProgramFollowsEachFlowsOrder) {
