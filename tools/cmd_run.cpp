@@ -16,6 +16,7 @@
 
 #include "commands.h"
 #include "skbpf/config/config.h"
+#include "skbpf/dataplane/control.h"
 #include "skbpf/dataplane/switch.h"
 
 namespace skbpf::tools {
@@ -27,6 +28,8 @@ struct RunArgs {
   bool json = false;
   bool show_config = false;
   std::string out_dir = "/tmp/skbpf-demo";
+  std::string pin_dir;  // empty: the first of pin_dir_candidates(instance) that can be made
+  std::string instance = "run";
   std::vector<std::string> eal;
 };
 
@@ -99,6 +102,23 @@ options:
                      fmt::arg("build", build), fmt::arg("src", src), fmt::arg("out", out_dir));
 }
 
+// The control socket (docs/control.md) in --pin-dir, else in the first
+// candidate directory this user can create. Throws with every reason.
+std::unique_ptr<dataplane::ControlServer> make_control(dataplane::Switch& sw, const RunArgs& a) {
+  if (!a.pin_dir.empty()) return std::make_unique<dataplane::ControlServer>(sw, a.pin_dir);
+  std::string why;
+  for (const std::string& dir : dataplane::pin_dir_candidates(a.instance)) {
+    try {
+      dataplane::make_private_dir(dir);
+    } catch (const std::exception& e) {
+      why += std::string(why.empty() ? "" : "; ") + e.what();
+      continue;
+    }
+    return std::make_unique<dataplane::ControlServer>(sw, dir);
+  }
+  throw std::runtime_error("no pin directory for the control socket: " + why);
+}
+
 int run(RunArgs& a) {
   config::SwitchConfig cfg;
   const bool embedded = a.config.empty();
@@ -142,6 +162,18 @@ int run(RunArgs& a) {
       rte_eal_cleanup();
       throw ExitError(2, e.what());
     }
+    std::unique_ptr<dataplane::ControlServer> control;
+    try {
+      control = make_control(*sw, a);
+    } catch (const std::exception& e) {
+      if (!embedded) {
+        sw.reset();
+        rte_eal_cleanup();
+        throw ExitError(2, std::string("control socket: ") + e.what());
+      }
+      // The demo runs without one rather than not at all.
+      fmt::print(stderr, "skbpf: no control socket: {}\n", e.what());
+    }
     sw->register_telemetry();
     fmt::print(stderr,
                "skbpf: {} port(s), {} worker lcore(s), EAL file prefix {} ({}); "
@@ -152,6 +184,11 @@ int run(RunArgs& a) {
     std::signal(SIGTERM, on_signal);
     const auto t0 = std::chrono::steady_clock::now();
     sw->start();
+    if (control) {
+      control->start();
+      fmt::print(stderr, "skbpf: control socket {} (skbpf prog list, skbpf stats)\n",
+                 control->socket_path());
+    }
     // The clock and the signals are watched by a plain thread, so that the
     // main lcore can be a worker too.
     if (!embedded) std::signal(SIGHUP, on_hup);
@@ -164,6 +201,9 @@ int run(RunArgs& a) {
           break;
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
       }
+      // No chain change may start once the workers stop (a grace period
+      // needs them polling): the control socket closes first.
+      if (control) control->stop();
       sw->request_stop();
     });
     if (sw->main_lcore_has_worker()) sw->run_main_worker();
@@ -197,6 +237,11 @@ void add_run_command(CLI::App& app) {
   cmd->add_flag("--json", args->json, "Final statistics as one JSON object");
   cmd->add_flag("--show-config", args->show_config, "Print the configuration and exit");
   cmd->add_option("--out-dir", args->out_dir, "Embedded default: where the output captures go");
+  cmd->add_option("--pin-dir", args->pin_dir,
+                  "Directory of the control socket (default: /run/skbpf/INSTANCE, else "
+                  "$XDG_RUNTIME_DIR/skbpf/INSTANCE, else /tmp/skbpf-UID/INSTANCE)");
+  cmd->add_option("--instance", args->instance, "Instance name in the default pin directory")
+      ->default_str("run");
   cmd->add_option("eal", args->eal, "EAL arguments, after --");
   cmd->callback([args] {
     const int rc = run(*args);

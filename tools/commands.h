@@ -20,5 +20,7 @@ void add_verify_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_replay_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+// prog list/replace/detach and stats: the control socket (cmd_control.cpp).
+void add_control_commands(CLI::App& app);
 
 }  // namespace skbpf::tools

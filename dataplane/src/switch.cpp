@@ -312,6 +312,7 @@ std::unique_ptr<HookChain> Switch::build_chain(const std::vector<config::FilterC
                                                bool fresh) {
   auto chain = std::make_unique<HookChain>();
   chain->reclassify_limit = cfg_.options.reclassify_limit;
+  chain->source = filters;
   // At start-up every object is loaded once for the whole switch; a chain
   // replaced later loads its objects anew (a rebuilt object is read again,
   // with maps of its own, as `tc filter replace` gives in the kernel),
@@ -583,6 +584,7 @@ void Switch::install_chain(const std::string& port, Hook hook, std::unique_ptr<H
     if (q->name == port) p = q.get();
   }
   if (p == nullptr) throw std::runtime_error("no port named '" + port + "'");
+  std::lock_guard<std::mutex> lock(chains_mu_);
   const HookChain* old = p->chain[hook].exchange(fresh.get(), std::memory_order_acq_rel);
   if (fresh) live_chains_.push_back(std::move(fresh));
   // Every worker passes a quiescent state between bursts: after this no
@@ -591,6 +593,26 @@ void Switch::install_chain(const std::string& port, Hook hook, std::unique_ptr<H
   auto it = std::find_if(live_chains_.begin(), live_chains_.end(),
                          [&](const auto& c) { return c.get() == old; });
   if (it != live_chains_.end()) live_chains_.erase(it);
+}
+
+std::vector<config::FilterConfig> Switch::filters(uint16_t port, Hook hook) const {
+  std::lock_guard<std::mutex> lock(chains_mu_);
+  if (port >= pipeline_.ports.size()) return {};
+  const HookChain* c = pipeline_.ports[port]->chain[hook].load(std::memory_order_acquire);
+  return c == nullptr ? std::vector<config::FilterConfig>{} : c->source;
+}
+
+void Switch::edit_chain(const std::string& port, Hook hook,
+                        const std::function<void(std::vector<config::FilterConfig>&)>& edit) {
+  std::lock_guard<std::mutex> lock(edit_mu_);
+  int index = -1;
+  for (const auto& q : pipeline_.ports) {
+    if (q->name == port) index = q->index;
+  }
+  if (index < 0) throw std::runtime_error("no port named '" + port + "'");
+  std::vector<config::FilterConfig> list = filters(static_cast<uint16_t>(index), hook);
+  edit(list);
+  install_chain(port, hook, prepare_chain(list));
 }
 
 PortStats Switch::port_totals(uint16_t port) const {

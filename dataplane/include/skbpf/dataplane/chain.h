@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "skbpf/config/config.h"
 #include "skbpf/dataplane/program_set.h"
 #include "skbpf/vm/engine.h"
 
@@ -59,6 +60,9 @@ struct Filter {
 struct HookChain {
   std::vector<Filter> filters;  // priority order
   uint32_t reclassify_limit = 4;
+  // The configuration the switch built `filters` from (what `skbpf prog
+  // list` shows and `prog replace` edits); never read per packet.
+  std::vector<config::FilterConfig> source;
 };
 
 // What one chain run decided.

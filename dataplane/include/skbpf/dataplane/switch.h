@@ -10,8 +10,10 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -94,6 +96,16 @@ class Switch {
   // install them. An empty filter list prepares "no chain" (nullptr).
   std::unique_ptr<HookChain> prepare_chain(const std::vector<config::FilterConfig>& filters);
   void install_chain(const std::string& port, Hook hook, std::unique_ptr<HookChain> chain);
+  // The filters (as configured) of the chain installed now on port index
+  // `port`'s hook, in priority order; empty: no chain. Safe from any
+  // non-worker thread (chain changes are serialised with it).
+  std::vector<config::FilterConfig> filters(uint16_t port, Hook hook) const;
+  // Read-modify-write of one chain (the control socket's prog replace and
+  // detach): `edit` gets the installed filters and changes them; the new
+  // chain is prepared (objects loaded, verified, JITed: throws, changing
+  // nothing) and installed. Two edits never interleave.
+  void edit_chain(const std::string& port, Hook hook,
+                  const std::function<void(std::vector<config::FilterConfig>&)>& edit);
 
   // Statistics summed over workers (ports in index order).
   PortStats port_totals(uint16_t port) const;
@@ -147,6 +159,12 @@ class Switch {
   std::vector<uint16_t> borrowed_ports_;  // existed before the switch: only stopped at the end
   std::atomic<bool> stop_{false};
   bool started_ = false;
+  // Chain changes come from non-worker threads (SIGHUP reload, the control
+  // socket): chains_mu_ guards live_chains_ and the installed pointers read
+  // by filters(); edit_mu_ makes edit_chain's read-modify-write atomic.
+  // Workers never take either.
+  mutable std::mutex chains_mu_;
+  std::mutex edit_mu_;
 };
 
 }  // namespace skbpf::dataplane

@@ -1,0 +1,346 @@
+// `skbpf prog list|replace|detach` and `skbpf stats [--watch [S]]`: requests
+// to a running `skbpf run` over its control socket (docs/control.md). Exit
+// codes: 0 ok, 1 the dataplane refused (its error is printed), 2 bad usage
+// or no dataplane to talk to (the socket path is named).
+#include <fmt/format.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "commands.h"
+#include "skbpf/dataplane/control.h"
+
+namespace skbpf::tools {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+struct Where {
+  std::string pin_dir;
+  std::string instance = "run";
+};
+
+void add_where(CLI::App* cmd, Where& w) {
+  cmd->add_option("--pin-dir", w.pin_dir, "The dataplane's pin directory (as given to skbpf run)");
+  cmd->add_option("--instance", w.instance, "The dataplane's instance name")->default_str("run");
+}
+
+// The socket to use: --pin-dir's, else the first candidate that has one.
+std::string socket_path(const Where& w) {
+  if (!w.pin_dir.empty()) return w.pin_dir + "/" + dataplane::kControlSocketName;
+  const auto dirs = dataplane::pin_dir_candidates(w.instance);
+  for (const std::string& d : dirs) {
+    const std::string p = d + "/" + dataplane::kControlSocketName;
+    if (std::filesystem::exists(p)) return p;
+  }
+  return dirs.front() + "/" + dataplane::kControlSocketName;
+}
+
+// One connection; requests and replies a line each.
+class Connection {
+ public:
+  explicit Connection(const Where& w) : path_(socket_path(w)) {
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    if (path_.size() >= sizeof(a.sun_path))
+      throw ExitError(2, fmt::format("control socket path {} is too long", path_));
+    std::memcpy(a.sun_path, path_.c_str(), path_.size() + 1);
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0 || ::connect(fd_, reinterpret_cast<const sockaddr*>(&a), sizeof(a)) != 0) {
+      const int e = errno;
+      if (fd_ >= 0) ::close(fd_);
+      throw ExitError(2, fmt::format("cannot connect to the dataplane's control socket {}: {} "
+                                     "(is `skbpf run` running? see --pin-dir/--instance)",
+                                     path_, std::strerror(e)));
+    }
+  }
+  ~Connection() { ::close(fd_); }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Sends `req`; returns the reply. Exit 1 with the dataplane's error when
+  // it says no (unless `accept_error`), 2 when the connection breaks.
+  json request(const json& req, bool accept_error = false) {
+    std::string line = req.dump() + "\n";
+    for (size_t off = 0; off < line.size();) {
+      const ssize_t n = ::send(fd_, line.data() + off, line.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) throw ExitError(2, fmt::format("{}: send: {}", path_, std::strerror(errno)));
+      off += static_cast<size_t>(n);
+    }
+    size_t nl;
+    while ((nl = in_.find('\n')) == std::string::npos) {
+      char buf[65536];
+      const ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
+      if (n <= 0) throw ExitError(2, fmt::format("{}: the dataplane closed the connection", path_));
+      in_.append(buf, static_cast<size_t>(n));
+    }
+    const std::string reply_line = in_.substr(0, nl);
+    in_.erase(0, nl + 1);
+    json reply;
+    try {
+      reply = json::parse(reply_line);
+    } catch (const std::exception& e) {
+      throw ExitError(2, fmt::format("{}: unreadable reply: {}", path_, e.what()));
+    }
+    if (!accept_error && !reply.value("ok", false))
+      throw ExitError(1, reply.value("error", std::string("the dataplane refused")));
+    return reply;
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  std::string in_;
+};
+
+dataplane::Hook parse_hook(const std::string& h) {
+  if (h == "ingress") return dataplane::kIngress;
+  if (h == "egress") return dataplane::kEgress;
+  throw ExitError(2, "hook must be ingress or egress, not '" + h + "'");
+}
+
+std::string verdicts_text(const json& v) {
+  std::string s;
+  for (const auto& [k, n] : v.items())
+    s += fmt::format("{}{} {}", s.empty() ? "" : ", ", k, n.dump());
+  return s.empty() ? "none" : s;
+}
+
+void print_list(const json& reply) {
+  for (const auto& p : reply["ports"]) {
+    fmt::print("port {} (ifindex {}):\n", p["name"].get<std::string>(), p["ifindex"].dump());
+    for (const char* hook : {"ingress", "egress"}) {
+      const json& h = p[hook];
+      if (h["filters"].empty()) {
+        fmt::print("  {}: no filters\n", hook);
+        continue;
+      }
+      fmt::print("  {}: {} runs, verdicts: {}\n", hook, h["runs"].dump(),
+                 verdicts_text(h["verdicts"]));
+      for (const auto& f : h["filters"]) {
+        fmt::print("    pref {} {}:{}{} ({})\n", f["priority"].dump(),
+                   std::filesystem::path(f["object"].get<std::string>()).filename().string(),
+                   f["program"].get<std::string>(),
+                   f["direct_action"].get<bool>() ? " direct-action" : "",
+                   f["object"].get<std::string>());
+      }
+    }
+  }
+}
+
+std::atomic<bool> g_stop{false};
+void on_int(int) {
+  g_stop.store(true);
+}
+
+// Rates between two stats replies: per port rx/tx and drops, per lcore.
+json rates(const json& a, const json& b) {
+  const double dt = b["uptime_s"].get<double>() - a["uptime_s"].get<double>();
+  auto per_s = [&](const json& x, const json& y) {
+    const double d =
+        static_cast<double>(y.get<uint64_t>()) - static_cast<double>(x.get<uint64_t>());
+    return dt > 0 ? d / dt : 0.0;
+  };
+  auto drops = [](const json& port) {
+    uint64_t n = 0;
+    for (const auto& [k, v] : port["drops"].items()) n += v.get<uint64_t>();
+    return json(n);
+  };
+  json r;
+  r["uptime_s"] = b["uptime_s"];
+  r["interval_s"] = dt;
+  json ports = json::array();
+  for (size_t i = 0; i < b["ports"].size() && i < a["ports"].size(); ++i) {
+    const json &x = a["ports"][i], &y = b["ports"][i];
+    ports.push_back({{"name", y["name"]},
+                     {"rx_pps", per_s(x["rx_packets"], y["rx_packets"])},
+                     {"tx_pps", per_s(x["tx_packets"], y["tx_packets"])},
+                     {"drop_pps", per_s(drops(x), drops(y))}});
+  }
+  r["ports"] = ports;
+  json lcores = json::array();
+  for (size_t i = 0; i < b["lcores"].size() && i < a["lcores"].size(); ++i) {
+    lcores.push_back({{"lcore", b["lcores"][i]["lcore"]},
+                      {"pps", per_s(a["lcores"][i]["packets"], b["lcores"][i]["packets"])}});
+  }
+  r["lcores"] = lcores;
+  return r;
+}
+
+void print_stats(const json& s) {
+  fmt::print("up {:.1f} s\n", s["uptime_s"].get<double>());
+  for (const auto& p : s["ports"]) {
+    uint64_t dropped = 0;
+    for (const auto& [k, v] : p["drops"].items()) dropped += v.get<uint64_t>();
+    fmt::print("port {}: rx {} pkts, tx {} pkts, dropped {}; ingress {}; egress {}\n",
+               p["name"].get<std::string>(), p["rx_packets"].dump(), p["tx_packets"].dump(),
+               dropped, verdicts_text(p["ingress"]["verdicts"]),
+               verdicts_text(p["egress"]["verdicts"]));
+  }
+  for (const auto& l : s["lcores"])
+    fmt::print("lcore {}: {} pkts in {} polls\n", l["lcore"].dump(), l["packets"].dump(),
+               l["polls"].dump());
+}
+
+void print_rates(const json& r) {
+  fmt::print("up {:.1f} s\n", r["uptime_s"].get<double>());
+  for (const auto& p : r["ports"])
+    fmt::print("  port {:<12} rx {:8.3f} Mpps  tx {:8.3f} Mpps  drop {:8.3f} Mpps\n",
+               p["name"].get<std::string>(), p["rx_pps"].get<double>() / 1e6,
+               p["tx_pps"].get<double>() / 1e6, p["drop_pps"].get<double>() / 1e6);
+  for (const auto& l : r["lcores"])
+    fmt::print("  lcore {:<11} {:8.3f} Mpps\n", l["lcore"].dump(), l["pps"].get<double>() / 1e6);
+}
+
+struct StatsArgs {
+  Where where;
+  bool json_out = false;
+  std::vector<double> watch;  // empty with --watch: 1 s
+  uint64_t count = 0;         // --watch: stop after N updates (0: at Ctrl-C)
+};
+
+void stats(const StatsArgs& a, bool watching) {
+  Connection c(a.where);
+  const json req = {{"cmd", "stats"}};
+  json prev = c.request(req);
+  if (!watching) {
+    prev.erase("ok");
+    if (a.json_out) {
+      fmt::print("{}\n", prev.dump());
+    } else {
+      print_stats(prev);
+    }
+    return;
+  }
+  const double interval = a.watch.empty() ? 1.0 : a.watch.front();
+  if (!(interval > 0)) throw ExitError(2, "--watch needs a positive number of seconds");
+  std::signal(SIGINT, on_int);
+  std::signal(SIGTERM, on_int);
+  for (uint64_t n = 0; !g_stop.load() && (a.count == 0 || n < a.count); ++n) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(interval);
+    while (!g_stop.load() && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (g_stop.load()) break;
+    json cur = c.request(req);
+    const json r = rates(prev, cur);
+    if (a.json_out) {
+      fmt::print("{}\n", r.dump());
+    } else {
+      print_rates(r);
+    }
+    std::fflush(stdout);
+    prev = std::move(cur);
+  }
+}
+
+}  // namespace
+
+void add_control_commands(CLI::App& app) {
+  CLI::App* prog = app.add_subcommand("prog", "The programs of a running dataplane (skbpf run)");
+  prog->require_subcommand(1);
+
+  {
+    struct Args {
+      Where where;
+      bool json_out = false;
+    };
+    auto a = std::make_shared<Args>();
+    CLI::App* cmd = prog->add_subcommand("list", "Filters per port and hook, with run counts");
+    add_where(cmd, a->where);
+    cmd->add_flag("--json", a->json_out, "The reply as one JSON object");
+    cmd->callback([a] {
+      Connection c(a->where);
+      json r = c.request({{"cmd", "prog.list"}});
+      r.erase("ok");
+      if (a->json_out) {
+        fmt::print("{}\n", r.dump());
+      } else {
+        print_list(r);
+      }
+    });
+  }
+  {
+    struct Args {
+      Where where;
+      std::string port, hook, target;
+      uint32_t priority = 0;
+    };
+    auto a = std::make_shared<Args>();
+    CLI::App* cmd = prog->add_subcommand(
+        "replace", "Load, verify and JIT OBJ:NAME, then swap it in live as filter PRIO");
+    cmd->add_option("port", a->port, "Port name")->required();
+    cmd->add_option("hook", a->hook, "ingress or egress")->required();
+    cmd->add_option("priority", a->priority, "tc priority (1-65535)")
+        ->required()
+        ->check(CLI::Range(1, 65535));
+    cmd->add_option("program", a->target, "OBJ:NAME (object file and program or section)")
+        ->required();
+    add_where(cmd, a->where);
+    cmd->callback([a] {
+      parse_hook(a->hook);
+      const size_t colon = a->target.rfind(':');
+      if (colon == std::string::npos || colon == 0 || colon + 1 == a->target.size())
+        throw ExitError(2, "expected OBJ:NAME, not '" + a->target + "'");
+      // The dataplane runs elsewhere: it gets an absolute path.
+      const std::string object =
+          std::filesystem::absolute(a->target.substr(0, colon)).lexically_normal().string();
+      const std::string name = a->target.substr(colon + 1);
+      Connection c(a->where);
+      const json r = c.request({{"cmd", "prog.replace"},
+                                {"port", a->port},
+                                {"hook", a->hook},
+                                {"priority", a->priority},
+                                {"object", object},
+                                {"program", name}});
+      fmt::print("{} {} {}: {} {}:{}\n", a->port, a->hook, a->priority,
+                 r.value("replaced", false) ? "replaced with" : "added", object, name);
+    });
+  }
+  {
+    struct Args {
+      Where where;
+      std::string port, hook;
+      uint32_t priority = 0;
+    };
+    auto a = std::make_shared<Args>();
+    CLI::App* cmd = prog->add_subcommand(
+        "detach", "Remove filter PRIO from a port's hook (without PRIO: every filter)");
+    cmd->add_option("port", a->port, "Port name")->required();
+    cmd->add_option("hook", a->hook, "ingress or egress")->required();
+    CLI::Option* prio =
+        cmd->add_option("priority", a->priority, "tc priority")->check(CLI::Range(1, 65535));
+    add_where(cmd, a->where);
+    cmd->callback([a, prio] {
+      parse_hook(a->hook);
+      json req = {{"cmd", "prog.detach"}, {"port", a->port}, {"hook", a->hook}};
+      if (prio->count() > 0) req["priority"] = a->priority;
+      Connection c(a->where);
+      const json r = c.request(req);
+      fmt::print("{} {}: {} filter(s) detached\n", a->port, a->hook, r["removed"].dump());
+    });
+  }
+  {
+    auto a = std::make_shared<StatsArgs>();
+    CLI::App* cmd =
+        app.add_subcommand("stats", "Counters of a running dataplane; --watch: rates per second");
+    add_where(cmd, a->where);
+    cmd->add_flag("--json", a->json_out, "One JSON object (per update with --watch)");
+    CLI::Option* watch = cmd->add_option("--watch", a->watch,
+                                         "Print per-port and per-lcore rates every S seconds "
+                                         "(default 1) until Ctrl-C")
+                             ->expected(0, 1);
+    cmd->add_option("--count", a->count, "--watch: stop after N updates");
+    cmd->callback([a, watch] { stats(*a, watch->count() > 0); });
+  }
+}
+
+}  // namespace skbpf::tools
