@@ -397,7 +397,8 @@ class NetnsTest : public ::testing::Test {
   std::string start_switch(const std::string& name, const std::string& yaml) {
     const fs::path cfg = dir_ / (name + ".yaml");
     std::ofstream(cfg) << yaml;
-    EXPECT_TRUE(skbpf_.start({SKBPF_TOOL, "run", cfg.string(), "--duration", "60", "--json"},
+    EXPECT_TRUE(skbpf_.start({SKBPF_TOOL, "run", cfg.string(), "--duration", "60", "--json",
+                              "--pin-dir", cfg.string() + ".pin"},
                              dir_ / (name + ".out"), dir_ / (name + ".err")));
     if (!skbpf_.wait_for_output("EAL file prefix", 60)) {
       ADD_FAILURE() << "skbpf run did not start (" << (skbpf_.running() ? "still running" : "ended")

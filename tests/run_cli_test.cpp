@@ -126,8 +126,8 @@ TEST(RunCli, SigtermStopsWithStatistics) {
   std::ofstream(cfg) << "ports:\n"
                         "  - {name: n0, ifindex: 2, device: net_null_t0, next_hop: n1}\n"
                         "  - {name: n1, ifindex: 3, device: net_null_t1, next_hop: n0}\n";
-  auto r =
-      run_tool("run " + cfg + " 2>&1 & pid=$!; sleep 3; kill -TERM $pid; wait $pid; echo rc=$?");
+  auto r = run_tool("run " + cfg + " --pin-dir " + out + "/pin" +
+                    " 2>&1 & pid=$!; sleep 3; kill -TERM $pid; wait $pid; echo rc=$?");
   EXPECT_NE(r.out.find("stopping on signal 15"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("port n1"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("rc=0"), std::string::npos) << r.out;
@@ -150,9 +150,10 @@ TEST(RunCli, SighupReloadsTheChainsLive) {
   const std::string broken = ports +
                              "programs:\n  n0:\n    ingress:\n"
                              "      - {object: /nonexistent.o, program: fw}\n";
-  const std::string script = "run " + cfg + " --json 2>&1 & pid=$!; sleep 2; printf '%s' '" +
-                             with_fw + "' > " + cfg + "; kill -HUP $pid; sleep 1; printf '%s' '" +
-                             broken + "' > " + cfg +
+  // Its own pin directory (control socket): tests run side by side.
+  const std::string script = "run " + cfg + " --json --pin-dir " + cfg + ".pin" +
+                             " 2>&1 & pid=$!; sleep 2; printf '%s' '" + with_fw + "' > " + cfg +
+                             "; kill -HUP $pid; sleep 1; printf '%s' '" + broken + "' > " + cfg +
                              "; kill -HUP $pid; sleep 1; kill -TERM $pid; wait $pid; echo rc=$?";
   auto r = run_tool(script);
   EXPECT_NE(r.out.find("reloaded the chains from " + cfg), std::string::npos) << r.out;
@@ -193,7 +194,7 @@ TEST(RunCli, ConfigurationErrorsExit2WithTheLocation) {
   int n = 0;
   for (const Case& c : cases) {
     const std::string path = write("bad" + std::to_string(n++) + ".yaml", c.yaml);
-    auto r = run_tool("run " + path + " --duration 1");
+    auto r = run_tool("run " + path + " --duration 1 --pin-dir " + path + ".pin");
     EXPECT_EQ(r.status, 2) << c.yaml << "\n" << r.out;
     EXPECT_NE(r.out.find(path), std::string::npos) << r.out;
     EXPECT_NE(r.out.find(c.expect), std::string::npos) << c.yaml << "\n" << r.out;

@@ -122,6 +122,13 @@ std::unique_ptr<dataplane::ControlServer> make_control(dataplane::Switch& sw, co
 int run(RunArgs& a) {
   config::SwitchConfig cfg;
   const bool embedded = a.config.empty();
+  // Signals from the start: a SIGHUP or SIGTERM that arrives while the EAL,
+  // the ports and the programs are still being set up is acted on once
+  // the switch runs (a reload, or an orderly stop), instead of killing the
+  // process half-way.
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  if (!embedded) std::signal(SIGHUP, on_hup);
   if (embedded) {
     const std::string text = default_config(a.out_dir);
     if (a.show_config) {
@@ -180,8 +187,6 @@ int run(RunArgs& a) {
                "telemetry: dpdk-telemetry.py -f {}\n",
                sw->pipeline().ports.size(), sw->workers().size(), eal.file_prefix,
                eal.hugepages ? "hugepages" : "no hugepages", eal.file_prefix);
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
     const auto t0 = std::chrono::steady_clock::now();
     sw->start();
     if (control) {
@@ -191,7 +196,6 @@ int run(RunArgs& a) {
     }
     // The clock and the signals are watched by a plain thread, so that the
     // main lcore can be a worker too.
-    if (!embedded) std::signal(SIGHUP, on_hup);
     std::thread watcher([&] {
       while (g_signal.load() == 0) {
         if (g_reload.exchange(false)) reload(*sw, a.config);
