@@ -8,6 +8,7 @@
 #include <climits>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <stdexcept>
 
 #include "array_common.h"
@@ -201,8 +202,19 @@ ArrayMap::ArrayMap(const MapDef& def, const CreateOptions& options)
   } else {
     off = layout.reserve(bytes, 64);
   }
-  arena_ = Arena::anonymous(layout.size());
+  ArenaSource* src = options.arena_source;
+  arena_ = src != nullptr ? src->map(layout.size()) : Arena::anonymous(layout.size());
   values_ = arena_.at<uint8_t>(off);
+  if (src != nullptr && src->existing()) {
+    // A pinned array kept by an earlier process: its values stay. Only a
+    // bpf_spin_lock that process held when it died is released.
+    if (lock_off_ >= 0) {
+      for (uint32_t i = 0; i < max_entries_; ++i) {
+        new (&value_lock(slot(0, i))) SpinLock();
+      }
+    }
+    return;
+  }
   // Global data: the section's bytes are the initial image (.bss stays 0).
   if (!def.initial_value.empty()) std::memcpy(values_, def.initial_value.data(), def.value_size);
 }

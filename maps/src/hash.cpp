@@ -27,7 +27,6 @@ namespace {
 // well inside it. The kernel has one per CPU but reuses elements at once.
 constexpr uint32_t kSparesPerLcore = 256;
 
-
 enum class Kind { kPlain, kPercpu, kOfMaps };
 
 class HashMap final : public HashTable {
@@ -38,7 +37,9 @@ class HashMap final : public HashTable {
     if (kind_ == Kind::kOfMaps) {
       inner_ = std::make_unique<std::atomic<Map*>[]>(static_cast<size_t>(capacity_) + 1);
     }
-    if (prealloc_) {
+    if (adopted_) {
+      recover();
+    } else if (prealloc_) {
       // Dealt round-robin, as pcpu_freelist_populate spreads them.
       for (uint32_t i = slots_; i >= 1; --i) {
         LcorePool& p = pools_[(i - 1) % nr_pools_];

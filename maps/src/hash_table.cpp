@@ -2,9 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <new>
 #include <random>
 #include <stdexcept>
+#include <vector>
 
 #include "factories.h"
 
@@ -103,18 +105,27 @@ HashTable::HashTable(const MapDef& def, const MapOps* ops, const CreateOptions& 
     shard_stride_ = round_up(n * vs8_, kCacheLine);
     shards_off = layout.reserve(shard_stride_ * nr_lcores(), kCacheLine);
   }
-  arena_ = Arena::anonymous(layout.size());
-  hdr_ = new (arena_.at<void>(hdr_off)) HashHeader();
-  hdr_->seed = make_seed(def);
-  seed_ = hdr_->seed;
+  ArenaSource* src = options.arena_source;
+  arena_ = src != nullptr ? src->map(layout.size()) : Arena::anonymous(layout.size());
+  adopted_ = src != nullptr && src->existing();
   pools_ = arena_.at<LcorePool>(pools_off);
-  for (uint32_t p = 0; p < nr_pools_; ++p) new (&pools_[p]) LcorePool();
   extra_ = arena_.at<uint8_t>(extra_off);
   buckets_ = arena_.at<Bucket>(buckets_off);
-  for (uint32_t b = 0; b < n_buckets_; ++b) new (&buckets_[b]) Bucket();
   retire_slots_ = arena_.at<RetireSlot>(retire_off);
   elems_ = arena_.at<uint8_t>(elems_off);
   if (percpu_) shards_ = arena_.at<uint8_t>(shards_off);
+  if (adopted_) {
+    // A pinned map an earlier process built: keep its seed (the elements
+    // are in buckets by it); the derived class calls recover().
+    hdr_ = arena_.at<HashHeader>(hdr_off);
+    seed_ = hdr_->seed;
+    return;
+  }
+  hdr_ = new (arena_.at<void>(hdr_off)) HashHeader();
+  hdr_->seed = make_seed(def);
+  seed_ = hdr_->seed;
+  for (uint32_t p = 0; p < nr_pools_; ++p) new (&pools_[p]) LcorePool();
+  for (uint32_t b = 0; b < n_buckets_; ++b) new (&buckets_[b]) Bucket();
 
   // Spares: [slots_+1, capacity_], dealt round-robin to the pools. With
   // BPF_F_NO_PREALLOC they are handed out on first need instead, so their
@@ -123,6 +134,85 @@ HashTable::HashTable(const MapDef& def, const MapOps* ops, const CreateOptions& 
     for (uint32_t i = slots_ + 1; i <= capacity_; ++i) {
       new (elem(i)) ElemHdr{};
       spare_push((i - slots_ - 1) % nr_pools_, i);
+    }
+  }
+}
+
+void HashTable::recover() {
+  // Whatever the last process was doing when it died, the elements reachable
+  // from the buckets are the map: every writer fills an element completely
+  // before one release store links it, and a replacing update links the new
+  // element ahead of the old before it unlinks the old, so a chain can hold
+  // a key twice only with the newer first. Everything else (free lists,
+  // spares, retire lists, whose grace-period tokens meant something only to
+  // the dead process, and locks it held) is rebuilt from that.
+  const bool has_fresh = !prealloc_;
+  uint32_t fresh = has_fresh ? std::min(hdr_->fresh.load(), slots_) : slots_;
+  const uint32_t fresh_spare =
+      has_fresh ? std::min(hdr_->fresh_spare.load(), capacity_ - slots_) : capacity_ - slots_;
+  auto constructed = [&](uint32_t i) {
+    return i <= slots_ ? i <= fresh : i - slots_ <= fresh_spare;
+  };
+  std::vector<uint8_t> live(static_cast<size_t>(capacity_) + 1, 0);
+  std::vector<uint32_t> chain;
+  uint32_t n_live = 0;
+  for (uint32_t bi = 0; bi < n_buckets_; ++bi) {
+    Bucket& b = buckets_[bi];
+    b.lock.store(0, std::memory_order_relaxed);
+    uint16_t filter = 0;
+    chain.clear();
+    std::atomic<uint32_t>* link = &b.head;
+    for (uint32_t i = link->load(std::memory_order_relaxed); i != kNil;
+         i = link->load(std::memory_order_relaxed)) {
+      // An index out of range, seen twice, or an element whose stored hash
+      // does not match its key or bucket cannot come from a finished write:
+      // the chain is cut there (what follows becomes free).
+      if (i > capacity_ || live[i] || !constructed(i) ||
+          hash_key(key_of(i), ks_, seed_) != elem(i)->hash ||
+          (elem(i)->hash & bucket_mask_) != bi) {
+        link->store(kNil, std::memory_order_relaxed);
+        break;
+      }
+      bool dup = false;
+      for (uint32_t j : chain) {
+        if (elem(j)->hash == elem(i)->hash && std::memcmp(key_of(j), key_of(i), ks_) == 0) {
+          dup = true;
+          break;
+        }
+      }
+      if (dup) {  // the older copy of a replaced value: drop it
+        link->store(elem(i)->next.load(std::memory_order_relaxed), std::memory_order_relaxed);
+        continue;
+      }
+      live[i] = 1;
+      chain.push_back(i);
+      ++n_live;
+      filter |= filter_bit(elem(i)->hash);
+      if (lock_off_ >= 0) new (value_of(i) + lock_off_) SpinLock();
+      link = &elem(i)->next;
+    }
+    b.filter.store(filter, std::memory_order_relaxed);
+  }
+  // live + free + debt == slots with debt 0; unconstructed slots count as
+  // free (NO_PREALLOC), so the free lists get fresh - live elements.
+  if (n_live > fresh) fresh = std::min(n_live, slots_);
+  if (has_fresh) hdr_->fresh.store(fresh);
+  hdr_->debt.store(0);
+  for (uint32_t p = 0; p < nr_pools_; ++p) new (&pools_[p]) LcorePool();
+  uint32_t to_free = fresh > n_live ? fresh - n_live : 0;
+  uint32_t k = 0;
+  for (uint32_t i = 1; i <= capacity_; ++i) {
+    if (live[i] || !constructed(i)) continue;
+    LcorePool& p = pools_[k++ % nr_pools_];
+    if (to_free > 0) {
+      --to_free;
+      elem(i)->next.store(p.free_head.load(std::memory_order_relaxed), std::memory_order_relaxed);
+      p.free_head.store(i, std::memory_order_relaxed);
+      ++p.free_count;
+    } else {
+      elem(i)->next.store(p.spare_head, std::memory_order_relaxed);
+      p.spare_head = i;
+      ++p.spare_count;
     }
   }
 }

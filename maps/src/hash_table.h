@@ -145,10 +145,14 @@ struct AnyKey {
 template <template <class> class Tables>
 const MapOps* ops_for_key_size(uint32_t key_size, int variant) {
   switch (key_size) {
-    case 4: return &Tables<FixedKey<4>>::value[variant];
-    case 8: return &Tables<FixedKey<8>>::value[variant];
-    case 16: return &Tables<FixedKey<16>>::value[variant];
-    default: return &Tables<AnyKey>::value[variant];
+    case 4:
+      return &Tables<FixedKey<4>>::value[variant];
+    case 8:
+      return &Tables<FixedKey<8>>::value[variant];
+    case 16:
+      return &Tables<FixedKey<16>>::value[variant];
+    default:
+      return &Tables<AnyKey>::value[variant];
   }
 }
 
@@ -335,6 +339,11 @@ class HashTable : public Map {
   uint32_t take_fresh(std::atomic<uint32_t>& counter, uint32_t first, uint32_t n);
   // Counts elements linked in the buckets (host side, takes bucket locks).
   uint64_t count_live() const;
+  // For an adopted arena (a pinned map reopened, adopted_): rebuilds the
+  // free lists, spares and locks from the elements linked in the buckets
+  // (hash_table.cpp says why that is sound after a crash). Needs no other
+  // user of the arena.
+  void recover();
 
   Arena arena_;
   HashHeader* hdr_ = nullptr;
@@ -360,6 +369,7 @@ class HashTable : public Map {
   int32_t lock_off_ = -1;
   bool percpu_ = false;
   bool prealloc_ = true;
+  bool adopted_ = false;  // the arena came from a pinned file that held this map
 };
 
 // Creation checks common to the family (kernel htab_map_alloc_check).

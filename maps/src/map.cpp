@@ -15,8 +15,9 @@ namespace skbpf::maps {
 
 namespace detail {
 void require(bool ok, const MapDef& def, const std::string& what) {
-  if (!ok) throw std::invalid_argument(fmt::format("map '{}' ({}): {}", def.name,
-                                                   map_type_name(def.type), what));
+  if (!ok)
+    throw std::invalid_argument(
+        fmt::format("map '{}' ({}): {}", def.name, map_type_name(def.type), what));
 }
 void require_flags(const MapDef& def, uint32_t allowed) {
   require((def.flags & ~allowed) == 0, def,
@@ -73,7 +74,9 @@ Map* find_map(uint32_t id) {
   return it == r.by_id.end() ? nullptr : it->second;
 }
 
-Map::~Map() { unregister(); }
+Map::~Map() {
+  unregister();
+}
 
 void Map::unregister() {
   if (id_ == 0) return;
@@ -95,6 +98,11 @@ std::unique_ptr<Map> create_map(const MapDef& def, const CreateOptions& options)
     throw std::invalid_argument(fmt::format("map '{}': {} lcores, expected 1..{}", def.name,
                                             options.nr_lcores, kMaxLcores));
   }
+  if (options.arena_source != nullptr && !map_type_pinnable(def.type)) {
+    throw std::invalid_argument(fmt::format(
+        "map '{}': {} maps cannot be pinned (pinnable: hash, percpu_hash, array, percpu_array)",
+        def.name, map_type_name(def.type)));
+  }
   for (const auto& t : kTypes) {
     if (t.type != def.type) continue;
     std::unique_ptr<Map> map = t.factory(def, options);
@@ -109,6 +117,11 @@ std::unique_ptr<Map> create_map(const MapDef& def, const CreateOptions& options)
                   "perf_event_array, percpu_hash, percpu_array, lru_hash, lru_percpu_hash, "
                   "lpm_trie, array_of_maps, hash_of_maps, queue, stack, ringbuf)",
                   def.name, def.type));
+}
+
+bool map_type_pinnable(uint32_t type) {
+  return type == BPF_MAP_TYPE_HASH || type == BPF_MAP_TYPE_PERCPU_HASH ||
+         type == BPF_MAP_TYPE_ARRAY || type == BPF_MAP_TYPE_PERCPU_ARRAY;
 }
 
 bool Map::is_percpu() const {

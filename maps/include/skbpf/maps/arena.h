@@ -1,7 +1,7 @@
 // Offset-addressed storage. A map keeps all its state (elements, links,
 // free lists, locks) in one arena and links elements by offsets or indices,
-// never raw pointers, so that a later issue can map the same arena from a
-// file in several processes (pinning) at different addresses.
+// never raw pointers, so that the same arena can be mapped from a file
+// (pinned maps, pin.h) by later processes at different addresses.
 #pragma once
 
 #include <cstddef>
@@ -15,6 +15,11 @@ class Arena {
   // Anonymous, zero-filled, page-aligned memory of at least `size` bytes.
   // Throws std::bad_alloc when the system refuses it.
   static Arena anonymous(size_t size);
+  // `size` bytes of the file `fd` from `offset` (page-aligned), mapped
+  // shared, so stores reach the file (a pinned map). The arena owns `fd`
+  // and closes it when destroyed (which drops the flock a pinned map holds
+  // on it). Throws std::system_error when mmap fails.
+  static Arena shared_file(int fd, uint64_t offset, size_t size);
   ~Arena();
   Arena(Arena&& other) noexcept;
   Arena& operator=(Arena&& other) noexcept;
@@ -23,6 +28,7 @@ class Arena {
 
   uint8_t* base() const { return base_; }
   size_t size() const { return size_; }
+  int fd() const { return fd_; }  // the backing file, or -1 for anonymous memory
   template <typename T>
   T* at(uint64_t offset) const {
     return reinterpret_cast<T*>(base_ + offset);
@@ -38,6 +44,7 @@ class Arena {
  private:
   uint8_t* base_ = nullptr;
   size_t size_ = 0;
+  int fd_ = -1;
 };
 
 // Lays out regions inside an arena before it is allocated:

@@ -40,11 +40,32 @@ inline constexpr long kEINVAL = -22;
 inline constexpr long kENOSPC = -28;
 inline constexpr long kENOTSUPP = -524;  // the kernel's ENOTSUPP (map op not supported)
 
+// Where a map's arena comes from when it is not anonymous memory: a pinned
+// map's file (pin.h). `existing()` says the arena already holds a map of
+// the same definition (a restart): the map then adopts it and repairs what
+// a process that died mid-update can leave behind (locks held, elements
+// unlinked but not yet freed, lists of the old process's grace periods)
+// instead of initialising it.
+class ArenaSource {
+ public:
+  virtual ~ArenaSource() = default;
+  virtual Arena map(size_t size) = 0;  // throws std::runtime_error naming the file
+  virtual bool existing() const = 0;
+};
+
 // Options every map is created with.
 struct CreateOptions {
   // Number of lcore slots of per-CPU maps (and of per-lcore free lists).
   uint32_t nr_lcores = 1;
+  // nullptr: anonymous memory. Only the types map_type_pinnable() accepts.
+  ArenaSource* arena_source = nullptr;
 };
+
+// Whether maps of `type` can live in a file (be pinned): their whole state
+// is in the arena. Not program arrays, map-in-map, perf event arrays and
+// ring buffers (they hold process-local pointers or wake-ups), and not yet
+// LRU hashes, LPM tries, queues and stacks (README: missing).
+bool map_type_pinnable(uint32_t type);
 
 class Map;
 
@@ -141,7 +162,9 @@ std::unique_ptr<Map> create_map(const MapDef& def, const CreateOptions& options 
 // bpftool's name of a map type ("hash", "lru_percpu_hash", ...), or "type N".
 std::string map_type_name(uint32_t type);
 
-inline uint32_t round_up8(uint32_t n) { return (n + 7) & ~7u; }
+inline uint32_t round_up8(uint32_t n) {
+  return (n + 7) & ~7u;
+}
 
 // ---- program side: iteration (bpf_for_each_map_elem; src/for_each.cpp) ----
 // Calls fn(key, value, user) for each element of `map` until fn returns
