@@ -19,6 +19,8 @@ PACKAGES=(
   dpdk-dev tshark
   # jq: the bench scripts read skbpf's --json output with it; bc: their ratios
   jq bc
+  # bpftool: bench/map_dump_bench.sh's peer (the kernel's map dump of the same map)
+  bpftool
   # BPF toolchains: clang 14 (Debian's default) and clang-19 for -mcpu=v4
   clang-14 llvm-14 clang-19 llvm-19 lld-19
   # plain `clang` (Debian's default, 14): what the README's replay walkthrough

@@ -17,90 +17,13 @@
 #include <thread>
 
 #include "commands.h"
+#include "control_client.h"
 #include "skbpf/dataplane/control.h"
 
 namespace skbpf::tools {
 namespace {
 
 using json = nlohmann::ordered_json;
-
-struct Where {
-  std::string pin_dir;
-  std::string instance = "run";
-};
-
-void add_where(CLI::App* cmd, Where& w) {
-  cmd->add_option("--pin-dir", w.pin_dir, "The dataplane's pin directory (as given to skbpf run)");
-  cmd->add_option("--instance", w.instance, "The dataplane's instance name")->default_str("run");
-}
-
-// The socket to use: --pin-dir's, else the first candidate that has one.
-std::string socket_path(const Where& w) {
-  if (!w.pin_dir.empty()) return w.pin_dir + "/" + dataplane::kControlSocketName;
-  const auto dirs = dataplane::pin_dir_candidates(w.instance);
-  for (const std::string& d : dirs) {
-    const std::string p = d + "/" + dataplane::kControlSocketName;
-    if (std::filesystem::exists(p)) return p;
-  }
-  return dirs.front() + "/" + dataplane::kControlSocketName;
-}
-
-// One connection; requests and replies a line each.
-class Connection {
- public:
-  explicit Connection(const Where& w) : path_(socket_path(w)) {
-    sockaddr_un a{};
-    a.sun_family = AF_UNIX;
-    if (path_.size() >= sizeof(a.sun_path))
-      throw ExitError(2, fmt::format("control socket path {} is too long", path_));
-    std::memcpy(a.sun_path, path_.c_str(), path_.size() + 1);
-    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd_ < 0 || ::connect(fd_, reinterpret_cast<const sockaddr*>(&a), sizeof(a)) != 0) {
-      const int e = errno;
-      if (fd_ >= 0) ::close(fd_);
-      throw ExitError(2, fmt::format("cannot connect to the dataplane's control socket {}: {} "
-                                     "(is `skbpf run` running? see --pin-dir/--instance)",
-                                     path_, std::strerror(e)));
-    }
-  }
-  ~Connection() { ::close(fd_); }
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
-
-  // Sends `req`; returns the reply. Exit 1 with the dataplane's error when
-  // it says no (unless `accept_error`), 2 when the connection breaks.
-  json request(const json& req, bool accept_error = false) {
-    std::string line = req.dump() + "\n";
-    for (size_t off = 0; off < line.size();) {
-      const ssize_t n = ::send(fd_, line.data() + off, line.size() - off, MSG_NOSIGNAL);
-      if (n <= 0) throw ExitError(2, fmt::format("{}: send: {}", path_, std::strerror(errno)));
-      off += static_cast<size_t>(n);
-    }
-    size_t nl;
-    while ((nl = in_.find('\n')) == std::string::npos) {
-      char buf[65536];
-      const ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
-      if (n <= 0) throw ExitError(2, fmt::format("{}: the dataplane closed the connection", path_));
-      in_.append(buf, static_cast<size_t>(n));
-    }
-    const std::string reply_line = in_.substr(0, nl);
-    in_.erase(0, nl + 1);
-    json reply;
-    try {
-      reply = json::parse(reply_line);
-    } catch (const std::exception& e) {
-      throw ExitError(2, fmt::format("{}: unreadable reply: {}", path_, e.what()));
-    }
-    if (!accept_error && !reply.value("ok", false))
-      throw ExitError(1, reply.value("error", std::string("the dataplane refused")));
-    return reply;
-  }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-  std::string in_;
-};
 
 dataplane::Hook parse_hook(const std::string& h) {
   if (h == "ingress") return dataplane::kIngress;

@@ -102,10 +102,14 @@ options:
                      fmt::arg("build", build), fmt::arg("src", src), fmt::arg("out", out_dir));
 }
 
-// The control socket (docs/control.md) in --pin-dir, else in the first
-// candidate directory this user can create. Throws with every reason.
-std::unique_ptr<dataplane::ControlServer> make_control(dataplane::Switch& sw, const RunArgs& a) {
-  if (!a.pin_dir.empty()) return std::make_unique<dataplane::ControlServer>(sw, a.pin_dir);
+// The instance's pin directory (docs/control.md, docs/pinning.md): --pin-dir,
+// else the first candidate directory this user can create. Throws with
+// every reason.
+std::string choose_pin_dir(const RunArgs& a) {
+  if (!a.pin_dir.empty()) {
+    dataplane::make_private_dir(a.pin_dir);
+    return a.pin_dir;
+  }
   std::string why;
   for (const std::string& dir : dataplane::pin_dir_candidates(a.instance)) {
     try {
@@ -114,9 +118,9 @@ std::unique_ptr<dataplane::ControlServer> make_control(dataplane::Switch& sw, co
       why += std::string(why.empty() ? "" : "; ") + e.what();
       continue;
     }
-    return std::make_unique<dataplane::ControlServer>(sw, dir);
+    return dir;
   }
-  throw std::runtime_error("no pin directory for the control socket: " + why);
+  throw std::runtime_error("no pin directory: " + why);
 }
 
 int run(RunArgs& a) {
@@ -162,16 +166,31 @@ int run(RunArgs& a) {
   }
   int rc = 0;
   {
+    std::string pin_dir;
+    try {
+      pin_dir = choose_pin_dir(a);
+    } catch (const std::exception& e) {
+      if (!embedded) {
+        rte_eal_cleanup();
+        throw ExitError(2, e.what());
+      }
+      // The demo runs without pinned maps and control socket rather than
+      // not at all.
+      fmt::print(stderr, "skbpf: {}\n", e.what());
+    }
     std::unique_ptr<dataplane::Switch> sw;
     try {
-      sw = std::make_unique<dataplane::Switch>(cfg);
+      dataplane::SwitchMode mode;
+      mode.pin_dir = pin_dir;
+      sw = std::make_unique<dataplane::Switch>(cfg, mode);
     } catch (const std::exception& e) {
       rte_eal_cleanup();
       throw ExitError(2, e.what());
     }
     std::unique_ptr<dataplane::ControlServer> control;
     try {
-      control = make_control(*sw, a);
+      if (pin_dir.empty()) throw std::runtime_error("no pin directory");
+      control = std::make_unique<dataplane::ControlServer>(*sw, pin_dir);
     } catch (const std::exception& e) {
       if (!embedded) {
         sw.reset();

@@ -22,5 +22,7 @@ void add_replay_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 // prog list/replace/detach and stats: the control socket (cmd_control.cpp).
 void add_control_commands(CLI::App& app);
+// map list/show/dump/lookup/update/delete/pin (cmd_map.cpp).
+void add_map_commands(CLI::App& app);
 
 }  // namespace skbpf::tools

@@ -1,6 +1,8 @@
 // The control socket's server (see control.h, docs/control.md).
 #include "skbpf/dataplane/control.h"
 
+#include "control_maps.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -429,9 +431,12 @@ std::string ControlServer::handle(const std::string& request) {
                                                   hook == kIngress ? "ingress" : "egress"));
       });
       reply["removed"] = removed;
+    } else if (cmd.rfind("map.", 0) == 0) {
+      const json r = handle_map_request(sw_, cmd, req);
+      for (const auto& [k, v] : r.items()) reply[k] = v;
     } else {
       return error_reply("unknown command '" + cmd +
-                         "' (known: prog.list, prog.replace, prog.detach, stats)");
+                         "' (known: prog.list, prog.replace, prog.detach, stats, map.*)");
     }
     return reply.dump(-1, ' ', false, json::error_handler_t::replace);
   } catch (const std::exception& e) {

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "skbpf/dataplane/map_pins.h"
 #include "skbpf/helpers/catalogue.h"
 #include "skbpf/helpers/runtime.h"
 #include "skbpf/jit/jit.h"
@@ -57,11 +58,18 @@ std::unique_ptr<ProgramSet> ProgramSet::load(const std::string& path,
                                              const ProgramSetOptions& options) {
   std::unique_ptr<ProgramSet> set(new ProgramSet());
   set->options_ = options;
+  set->path_ = path;
   set->object_ = vm::load_elf_object(path);  // ElfError names the file
   maps::CreateOptions create;
   create.nr_lcores = options.nr_lcores;
   try {
-    set->maps_ = std::make_unique<maps::ObjectMaps>(set->object_, create);
+    maps::MapProvider provider;
+    if (options.pins != nullptr) {
+      provider = [&](const vm::MapDef& def) {
+        return options.pins->provide(path, set->object_, def);
+      };
+    }
+    set->maps_ = std::make_unique<maps::ObjectMaps>(set->object_, create, provider);
   } catch (const std::exception& e) {
     throw std::runtime_error(fmt::format("{}: {}", path, e.what()));
   }

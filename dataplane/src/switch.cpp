@@ -176,6 +176,13 @@ Switch::Switch(const config::SwitchConfig& cfg, const SwitchMode& mode) : cfg_(c
       t.mac = t.ep.src_mac;
     }
 
+    if (!mode_.pin_dir.empty()) {
+      pins_ = std::make_unique<MapPins>(mode_.pin_dir,
+                                        static_cast<uint32_t>(std::max<size_t>(plans_.size(), 1)));
+      for (const config::MapConfig& mc : cfg.maps) {
+        if (!mc.pin.empty()) pins_->add_config_pin(mc.object, mc.map, mc.pin);
+      }
+    }
     // Programs: every object once (shared maps between its users), then
     // the map contents, then the chains.
     for (const auto& [port, hooks] : cfg.programs) {
@@ -190,6 +197,13 @@ Switch::Switch(const config::SwitchConfig& cfg, const SwitchMode& mode) : cfg_(c
     }
     for (const config::MapConfig& mc : cfg.maps) {
       std::shared_ptr<ProgramSet> set = load_object(mc.object, mc.where);
+      // A pinned map found again after a restart keeps its contents: its
+      // initial entries were written when it was created (as libbpf skips
+      // initialising a reused pinned map).
+      if (pins_ != nullptr && !mc.map.empty()) {
+        const maps::Map* m = set->maps().find(mc.map);
+        if (m != nullptr && pins_->reused(m)) continue;
+      }
       if (!mc.init_file.empty()) {
         apply_map_init(*set, read_map_init(mc.init_file), mc.init_file);
       }
@@ -287,6 +301,7 @@ std::shared_ptr<ProgramSet> Switch::load_object(const std::string& path,
   ProgramSetOptions opt;
   opt.engine = engine_of(cfg_.options.engine);
   opt.nr_lcores = static_cast<uint32_t>(std::max<size_t>(plans_.size(), 1));
+  opt.pins = pins_.get();
   std::shared_ptr<ProgramSet> set;
   try {
     set = ProgramSet::load(path, opt);
@@ -600,6 +615,22 @@ std::vector<config::FilterConfig> Switch::filters(uint16_t port, Hook hook) cons
   if (port >= pipeline_.ports.size()) return {};
   const HookChain* c = pipeline_.ports[port]->chain[hook].load(std::memory_order_acquire);
   return c == nullptr ? std::vector<config::FilterConfig>{} : c->source;
+}
+
+std::vector<std::shared_ptr<ProgramSet>> Switch::live_objects() const {
+  std::lock_guard<std::mutex> lock(chains_mu_);
+  std::vector<std::shared_ptr<ProgramSet>> out;
+  auto add = [&](const std::shared_ptr<ProgramSet>& s) {
+    if (s != nullptr && std::find(out.begin(), out.end(), s) == out.end()) out.push_back(s);
+  };
+  for (const auto& [path, set] : objects_) add(set);
+  for (const auto& c : live_chains_) {
+    for (const Filter& f : c->filters) {
+      add(f.prog.owner);
+      for (const Action& a : f.actions) add(a.prog.owner);
+    }
+  }
+  return out;
 }
 
 void Switch::edit_chain(const std::string& port, Hook hook,

@@ -6,12 +6,14 @@
 
 namespace skbpf::maps {
 
-ObjectMaps::ObjectMaps(const vm::ElfObject& object, const CreateOptions& options)
+ObjectMaps::ObjectMaps(const vm::ElfObject& object, const CreateOptions& options,
+                       const MapProvider& provider)
     : object_name_(object.name) {
   maps_.reserve(object.maps.size());
   for (const MapDef& def : object.maps) {
     try {
-      maps_.push_back(create_map(def, options));
+      std::shared_ptr<Map> given = provider ? provider(def) : nullptr;
+      maps_.push_back(given != nullptr ? std::move(given) : create_map(def, options));
     } catch (const std::invalid_argument& e) {
       throw std::invalid_argument(fmt::format("object '{}': {}", object.name, e.what()));
     }
@@ -27,9 +29,10 @@ ObjectMaps::ObjectMaps(const vm::ElfObject& object, const CreateOptions& options
       }
       Map* inner = find(name);
       if (inner == nullptr) {
-        throw std::invalid_argument(fmt::format("object '{}': map '{}' slot {} names map '{}', "
-                                                "which the object does not define",
-                                                object.name, def.name, slot, name));
+        throw std::invalid_argument(
+            fmt::format("object '{}': map '{}' slot {} names map '{}', "
+                        "which the object does not define",
+                        object.name, def.name, slot, name));
       }
       const uint32_t id = inner->id();
       const long rc = maps_[i]->host_update(&slot, &id, BPF_ANY);
@@ -53,21 +56,22 @@ vm::LdImm64Resolver ObjectMaps::resolver() const {
   return [this](const vm::Insn& lo, const vm::Insn& hi, size_t index) -> uint64_t {
     const auto fail = [&](const std::string& why) { throw vm::LoadError(index, why); };
     if (lo.src != vm::op::kPseudoMapIdx && lo.src != vm::op::kPseudoMapIdxValue) {
-      fail(fmt::format("lddw with pseudo source {} is not a map reference of object '{}'",
-                       +lo.src, object_name_));
+      fail(fmt::format("lddw with pseudo source {} is not a map reference of object '{}'", +lo.src,
+                       object_name_));
     }
     if (lo.imm < 0 || static_cast<size_t>(lo.imm) >= maps_.size()) {
-      fail(fmt::format("lddw refers to map #{}, but object '{}' has {} maps", lo.imm,
-                       object_name_, maps_.size()));
+      fail(fmt::format("lddw refers to map #{}, but object '{}' has {} maps", lo.imm, object_name_,
+                       maps_.size()));
     }
     Map& map = *maps_[static_cast<size_t>(lo.imm)];
     if (lo.src == vm::op::kPseudoMapIdx) return reinterpret_cast<uintptr_t>(&map);
     // A direct value reference: only for single-value, non-per-CPU arrays
     // (global data), as the kernel's map_direct_value_addr allows.
     if (map.type() != BPF_MAP_TYPE_ARRAY || map.max_entries() != 1) {
-      fail(fmt::format("lddw takes the address of a value of map '{}' ({}), which only "
-                       "single-value arrays allow",
-                       map.name(), map_type_name(map.type())));
+      fail(
+          fmt::format("lddw takes the address of a value of map '{}' ({}), which only "
+                      "single-value arrays allow",
+                      map.name(), map_type_name(map.type())));
     }
     const uint32_t off = static_cast<uint32_t>(hi.imm);
     if (off >= map.value_size()) {

@@ -20,6 +20,8 @@
 
 namespace skbpf::dataplane {
 
+class MapPins;
+
 enum class EngineKind {
   kInterp,         // the fast interpreter: trusts the program (no verifier yet, issue 6)
   kInterpChecked,  // every memory access checked, loops bounded: safe for any program
@@ -39,6 +41,10 @@ struct ProgramSetOptions {
   uint32_t nr_lcores = 1;
   // Checked engine: jumps and calls one run may take (0: unlimited).
   uint64_t step_limit = 100'000'000;
+  // `skbpf run`: where maps live (pinned or file-backed; map_pins.h).
+  // nullptr: every map in memory, pinning attributes ignored (replay,
+  // test-run and bench must not depend on or change state on disk).
+  MapPins* pins = nullptr;
 };
 
 struct LoadedProgram {
@@ -64,6 +70,7 @@ class ProgramSet {
   ProgramSet& operator=(const ProgramSet&) = delete;
 
   const vm::ElfObject& object() const { return object_; }
+  const std::string& path() const { return path_; }  // as given to load()
   maps::ObjectMaps& maps() { return *maps_; }
   const std::vector<std::unique_ptr<LoadedProgram>>& programs() const { return programs_; }
   const LoadedProgram* find(std::string_view name) const;
@@ -77,6 +84,7 @@ class ProgramSet {
 
  private:
   ProgramSet() = default;
+  std::string path_;
   vm::ElfObject object_;
   ProgramSetOptions options_;
   std::unique_ptr<maps::ObjectMaps> maps_;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "skbpf/config/config.h"
+#include "skbpf/dataplane/map_pins.h"
 #include "skbpf/dataplane/pipeline.h"
 #include "skbpf/dataplane/program_set.h"
 
@@ -60,6 +61,11 @@ struct SwitchMode {
   // driver (nullptr: DPDK's default).
   uint32_t pool_size = 0;
   const char* pool_ops = nullptr;
+  // `skbpf run`: the instance's pin directory (made 0700 by the caller).
+  // Maps live in files there: pinned maps by name (found again after a
+  // restart), the others unnamed until `skbpf map pin` (map_pins.h). Empty:
+  // maps in memory, pins ignored (replay).
+  std::string pin_dir;
 };
 
 class Switch {
@@ -100,6 +106,10 @@ class Switch {
   // `port`'s hook, in priority order; empty: no chain. Safe from any
   // non-worker thread (chain changes are serialised with it).
   std::vector<config::FilterConfig> filters(uint16_t port, Hook hook) const;
+  // Every object whose maps are in use: the start-up ones and those of
+  // chains installed later (`skbpf map` finds maps through them). The
+  // shared pointers keep them alive while the caller uses them.
+  std::vector<std::shared_ptr<ProgramSet>> live_objects() const;
   // Read-modify-write of one chain (the control socket's prog replace and
   // detach): `edit` gets the installed filters and changes them; the new
   // chain is prepared (objects loaded, verified, JITed: throws, changing
@@ -110,6 +120,8 @@ class Switch {
   // Statistics summed over workers (ports in index order).
   PortStats port_totals(uint16_t port) const;
   const Pipeline& pipeline() const { return pipeline_; }
+  // Where maps live (SwitchMode::pin_dir), or nullptr.
+  MapPins* pins() const { return pins_.get(); }
   const std::vector<WorkerPlan>& workers() const { return plans_; }
   const LcoreStats& lcore_stats(size_t worker) const { return *stats_[worker]; }
   // An object loaded by this switch (by absolute path), or nullptr.
@@ -150,6 +162,7 @@ class Switch {
   SwitchMode mode_;
   Pipeline pipeline_;
   rte_mempool* pool_ = nullptr;
+  std::unique_ptr<MapPins> pins_;  // before objects_: outlives their maps' users
   ObjectCache objects_;
   std::vector<std::unique_ptr<HookChain>> live_chains_;  // owned; swapped ones freed after grace
   std::vector<WorkerPlan> plans_;

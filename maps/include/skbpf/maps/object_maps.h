@@ -8,6 +8,7 @@
 //                                      map's single value (global data)
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -20,17 +21,25 @@
 
 namespace skbpf::maps {
 
+// Decides where a map of the object comes from when it is not simply
+// created: a pinned map (pin.h) or one another object of the same process
+// pinned under the same name. Returns nullptr to have the map created as
+// usual. Throws std::runtime_error (a definition mismatch, a file in use).
+using MapProvider = std::function<std::shared_ptr<Map>(const MapDef& def)>;
+
 class ObjectMaps {
  public:
-  // Creates every map of `object`. Throws std::invalid_argument naming the
-  // object file, the map and what is wrong (from create_map, or a static
-  // map-in-map slot naming a map that does not exist or does not match).
-  ObjectMaps(const vm::ElfObject& object, const CreateOptions& options = {});
+  // Creates every map of `object` (or takes it from `provider`). Throws
+  // std::invalid_argument naming the object file, the map and what is wrong
+  // (from create_map, or a static map-in-map slot naming a map that does
+  // not exist or does not match), or the provider's std::runtime_error.
+  ObjectMaps(const vm::ElfObject& object, const CreateOptions& options = {},
+             const MapProvider& provider = {});
 
   size_t size() const { return maps_.size(); }
   Map& at(size_t index) const { return *maps_.at(index); }
   Map* find(std::string_view name) const;
-  const std::vector<std::unique_ptr<Map>>& maps() const { return maps_; }
+  const std::vector<std::shared_ptr<Map>>& maps() const { return maps_; }
 
   // For LoadOptions::resolve_ld_imm64. Refuses (LoadError at the
   // instruction) an index outside the object's maps, a value reference into
@@ -53,7 +62,7 @@ class ObjectMaps {
 
  private:
   std::string object_name_;
-  std::vector<std::unique_ptr<Map>> maps_;
+  std::vector<std::shared_ptr<Map>> maps_;
   std::vector<ProgSlot> prog_slots_;
 };
 
