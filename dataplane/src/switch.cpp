@@ -602,6 +602,37 @@ std::vector<config::FilterConfig> Switch::filters(uint16_t port, Hook hook) cons
   return c == nullptr ? std::vector<config::FilterConfig>{} : c->source;
 }
 
+std::vector<std::pair<config::FilterConfig, FilterTotals>> Switch::filter_stats(uint16_t port,
+                                                                                Hook hook) const {
+  std::lock_guard<std::mutex> lock(chains_mu_);
+  std::vector<std::pair<config::FilterConfig, FilterTotals>> v;
+  if (port >= pipeline_.ports.size()) return v;
+  const HookChain* c = pipeline_.ports[port]->chain[hook].load(std::memory_order_acquire);
+  if (c == nullptr) return v;
+  for (size_t i = 0; i < c->source.size() && i < c->filters.size(); ++i)
+    v.emplace_back(c->source[i], sum_filter_stats(*c->filters[i].stats));
+  return v;
+}
+
+std::vector<std::shared_ptr<ProgramSet>> Switch::live_objects() const {
+  std::lock_guard<std::mutex> lock(chains_mu_);
+  std::vector<std::shared_ptr<ProgramSet>> v;
+  auto add = [&](const std::shared_ptr<ProgramSet>& s) {
+    if (s && std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
+  };
+  for (const auto& p : pipeline_.ports) {
+    for (int h = 0; h < 2; ++h) {
+      const HookChain* c = p->chain[h].load(std::memory_order_acquire);
+      if (c == nullptr) continue;
+      for (const Filter& f : c->filters) {
+        add(f.prog.owner);
+        for (const Action& a : f.actions) add(a.prog.owner);
+      }
+    }
+  }
+  return v;
+}
+
 void Switch::edit_chain(const std::string& port, Hook hook,
                         const std::function<void(std::vector<config::FilterConfig>&)>& edit) {
   std::lock_guard<std::mutex> lock(edit_mu_);

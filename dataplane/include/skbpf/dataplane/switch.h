@@ -100,6 +100,14 @@ class Switch {
   // `port`'s hook, in priority order; empty: no chain. Safe from any
   // non-worker thread (chain changes are serialised with it).
   std::vector<config::FilterConfig> filters(uint16_t port, Hook hook) const;
+  // The same with each filter's run statistics (prog_stats.h), read in one
+  // go so that the two match.
+  std::vector<std::pair<config::FilterConfig, FilterTotals>> filter_stats(uint16_t port,
+                                                                          Hook hook) const;
+  // The objects the installed chains run (filters and actions), each once:
+  // what `skbpf trace` reads perf event arrays from. Holding one keeps its
+  // maps alive after its chain is replaced.
+  std::vector<std::shared_ptr<ProgramSet>> live_objects() const;
   // Read-modify-write of one chain (the control socket's prog replace and
   // detach): `edit` gets the installed filters and changes them; the new
   // chain is prepared (objects loaded, verified, JITed: throws, changing
