@@ -54,6 +54,7 @@ struct BenchArgs {
   double duration = 2;
   double warmup = 0.2;
   bool json = false;
+  bool prog_stats = false;  // time each program run (prog_stats.h), to measure what it costs
   std::string plot;
   std::vector<std::string> eal;
 };
@@ -541,6 +542,7 @@ int bench(BenchArgs& a) {
   eal_args.insert(eal_args.end(), a.eal.begin(), a.eal.end());
   try {
     dp::start_eal(make_config(a, "none", max_lcores, 0), eal_args, "bench");
+    dp::set_prog_stats(a.prog_stats);
   } catch (const std::exception& e) {
     throw ExitError(2, e.what());
   }
@@ -617,6 +619,8 @@ void add_bench_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--map-init", args->map_init, "Map contents (MAP KEYHEX VALUEHEX per line)");
   cmd->add_flag("--json", args->json, "One JSON object per configuration per line");
+  cmd->add_flag("--prog-stats", args->prog_stats,
+                "Time every program run as skbpf run --prog-stats does (what it costs)");
   cmd->add_option("--plot", args->plot, "Write a bar chart of Mpps per configuration (SVG)");
   cmd->add_option("eal", args->eal, "EAL arguments, after --");
   cmd->callback([args] {

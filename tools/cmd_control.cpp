@@ -1,8 +1,10 @@
-// `skbpf prog list|replace|detach` and `skbpf stats [--watch [S]]`: requests
+// `skbpf prog list|replace|detach|stats`, `skbpf stats [--watch [S]]` and
+// `skbpf trace [--json]`: requests
 // to a running `skbpf run` over its control socket (docs/control.md). Exit
 // codes: 0 ok, 1 the dataplane refused (its error is printed), 2 bad usage
 // or no dataplane to talk to (the socket path is named).
 #include <fmt/format.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -50,11 +52,14 @@ void print_list(const json& reply) {
       fmt::print("  {}: {} runs, verdicts: {}\n", hook, h["runs"].dump(),
                  verdicts_text(h["verdicts"]));
       for (const auto& f : h["filters"]) {
-        fmt::print("    pref {} {}:{}{} ({})\n", f["priority"].dump(),
-                   std::filesystem::path(f["object"].get<std::string>()).filename().string(),
-                   f["program"].get<std::string>(),
-                   f["direct_action"].get<bool>() ? " direct-action" : "",
-                   f["object"].get<std::string>());
+        const json avg = f.value("avg_ns", json());
+        fmt::print(
+            "    pref {} {}:{}{} ({}) run_cnt {} run_time_ns {} avg {}\n", f["priority"].dump(),
+            std::filesystem::path(f["object"].get<std::string>()).filename().string(),
+            f["program"].get<std::string>(), f["direct_action"].get<bool>() ? " direct-action" : "",
+            f["object"].get<std::string>(), f.value("run_cnt", json(0)).dump(),
+            f.value("run_time_ns", json(0)).dump(),
+            avg.is_number() ? fmt::format("{:.1f} ns", avg.get<double>()) : "-");
       }
     }
   }
@@ -188,7 +193,29 @@ void add_control_commands(CLI::App& app) {
         fmt::print("{}\n", r.dump());
       } else {
         print_list(r);
+        if (!r.value("prog_stats", false))
+          fmt::print("(run times are not taken: skbpf prog stats on)\n");
       }
+    });
+  }
+  {
+    struct Args {
+      Where where;
+      std::string state;
+    };
+    auto a = std::make_shared<Args>();
+    CLI::App* cmd = prog->add_subcommand(
+        "stats",
+        "Time every filter run (on) or not (off), as sysctl kernel.bpf_stats_enabled; "
+        "without on/off: say which");
+    cmd->add_option("state", a->state, "on or off")->check(CLI::IsMember({"on", "off"}));
+    add_where(cmd, a->where);
+    cmd->callback([a] {
+      json req = {{"cmd", "prog.stats"}};
+      if (!a->state.empty()) req["enable"] = a->state == "on";
+      Connection c(a->where);
+      const json r = c.request(req);
+      fmt::print("prog stats {}\n", r.value("enabled", false) ? "on" : "off");
     });
   }
   {
@@ -263,6 +290,42 @@ void add_control_commands(CLI::App& app) {
                              ->expected(0, 1);
     cmd->add_option("--count", a->count, "--watch: stop after N updates");
     cmd->callback([a, watch] { stats(*a, watch->count() > 0); });
+  }
+  {
+    struct Args {
+      Where where;
+      bool json_out = false;
+    };
+    auto a = std::make_shared<Args>();
+    CLI::App* cmd = app.add_subcommand(
+        "trace",
+        "Stream the running dataplane's bpf_trace_printk lines and perf_event_output records "
+        "until Ctrl-C (as the kernel's trace_pipe)");
+    add_where(cmd, a->where);
+    cmd->add_flag("--json", a->json_out, "One JSON object per record");
+    cmd->callback([a] {
+      Connection c(a->where);
+      c.request({{"cmd", "trace"}, {"format", a->json_out ? "json" : "text"}});
+      // Ctrl-C interrupts recv (no SA_RESTART) and ends the stream; a
+      // closed stdout (SIGPIPE, e.g. `| head`) ends the process, as for cat.
+      struct sigaction sa {};
+      sa.sa_handler = on_int;
+      sigaction(SIGINT, &sa, nullptr);
+      sigaction(SIGTERM, &sa, nullptr);
+      std::signal(SIGPIPE, SIG_DFL);
+      std::string line;
+      // g_stop is checked after each write too: Ctrl-C while stdout is a
+      // full pipe interrupts the write once, a retry would block again.
+      while (!g_stop.load() && c.read_line(&line, g_stop)) {
+        line += '\n';
+        if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size() ||
+            std::fflush(stdout) != 0)
+          break;
+      }
+      if (std::ferror(stdout) && !g_stop.load())
+        throw ExitError(1, "cannot write the trace to stdout");
+      if (!g_stop.load()) throw ExitError(1, "the dataplane closed the trace stream");
+    });
   }
 }
 

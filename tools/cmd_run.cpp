@@ -1,4 +1,4 @@
-// `skbpf run [CONFIG.yaml] [--duration S] [--json] [--show-config]
+// `skbpf run [CONFIG.yaml] [--duration S] [--json] [--show-config] [--prog-stats]
 //  [--out-dir DIR] [-- EAL ARGS]` (DESIGN.md section 3): the switch.
 // Without CONFIG it runs the embedded default (what `make demo` shows):
 // the example firewall between two pcap-backed ports, no NIC, no root.
@@ -27,6 +27,7 @@ struct RunArgs {
   double duration = 0;  // 0: until SIGINT/SIGTERM
   bool json = false;
   bool show_config = false;
+  bool prog_stats = false;  // time every program run from the start (prog_stats.h)
   std::string out_dir = "/tmp/skbpf-demo";
   std::string pin_dir;  // empty: the first of pin_dir_candidates(instance) that can be made
   std::string instance = "run";
@@ -206,6 +207,7 @@ int run(RunArgs& a) {
                "telemetry: dpdk-telemetry.py -f {}\n",
                sw->pipeline().ports.size(), sw->workers().size(), eal.file_prefix,
                eal.hugepages ? "hugepages" : "no hugepages", eal.file_prefix);
+    dataplane::set_prog_stats(a.prog_stats);
     const auto t0 = std::chrono::steady_clock::now();
     sw->start();
     if (control) {
@@ -259,6 +261,9 @@ void add_run_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--json", args->json, "Final statistics as one JSON object");
   cmd->add_flag("--show-config", args->show_config, "Print the configuration and exit");
+  cmd->add_flag("--prog-stats", args->prog_stats,
+                "Time every filter run (run_time_ns in skbpf prog list; as the kernel's "
+                "bpf_stats_enabled; skbpf prog stats on|off switches it later)");
   cmd->add_option("--out-dir", args->out_dir, "Embedded default: where the output captures go");
   cmd->add_option("--pin-dir", args->pin_dir,
                   "Directory of the control socket (default: /run/skbpf/INSTANCE, else "

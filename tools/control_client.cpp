@@ -79,6 +79,21 @@ Connection::~Connection() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+bool Connection::read_line(std::string* line, const std::atomic<bool>& stop) {
+  size_t nl;
+  while ((nl = in_.find('\n')) == std::string::npos) {
+    if (stop.load()) return false;
+    char buf[65536];
+    const ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    in_.append(buf, static_cast<size_t>(n));
+  }
+  *line = in_.substr(0, nl);
+  in_.erase(0, nl + 1);
+  return true;
+}
+
 json Connection::request(const json& req, bool accept_error) {
   std::string line = req.dump() + "\n";
   for (size_t off = 0; off < line.size();) {

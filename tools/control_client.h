@@ -4,6 +4,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -38,6 +39,9 @@ class Connection {
   // Sends `req`; returns the reply. Exit 1 with the dataplane's error when
   // it says no (unless `accept_error`), 2 when the connection breaks.
   nlohmann::ordered_json request(const nlohmann::ordered_json& req, bool accept_error = false);
+  // The next line the dataplane sends (a `trace` stream); false when it
+  // closed the connection or `stop` became true while waiting.
+  bool read_line(std::string* line, const std::atomic<bool>& stop);
   const std::string& path() const { return path_; }
 
  private:

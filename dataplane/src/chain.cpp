@@ -4,6 +4,8 @@
 // and net/sched/cls_api.c (__tcf_classify's reclassify loop).
 #include "skbpf/dataplane/chain.h"
 
+#include <rte_cycles.h>
+
 #include "skbpf/jit/jit.h"
 #include "skbpf/skb/meta.h"
 
@@ -92,7 +94,24 @@ uint32_t ProgramRef::run_slow(rte_mbuf* m, bool* failed) const {
   return static_cast<uint32_t>(r0);
 }
 
-ChainResult run_chain(const HookChain& chain, rte_mbuf* m, ProgramObserver observe, void* user) {
+FilterTotals sum_filter_stats(const FilterStats& s) {
+  uint64_t runs = 0, cycles = 0;
+  for (const FilterSlotStats& x : s.slot) {
+    runs += x.runs.get();
+    cycles += x.cycles.get();
+  }
+  const uint64_t hz = rte_get_tsc_hz();
+  FilterTotals t;
+  t.runs = runs;
+  // cycles * 1e9 / hz without overflow for any plausible uptime.
+  t.run_time_ns =
+      hz == 0 ? 0
+              : static_cast<uint64_t>(static_cast<unsigned __int128>(cycles) * 1000000000u / hz);
+  return t;
+}
+
+ChainResult run_chain(const HookChain& chain, rte_mbuf* m, ProgramObserver observe, void* user,
+                      uint32_t slot, bool timed) {
   ChainResult res;
   skb::SkbMeta* md = skb::meta(m);
   uint32_t restarts = 0;
@@ -102,7 +121,11 @@ reclassify:
     // field, so the program starts from the minor number.
     md->tc_classid = f.classid & 0xffff;
     bool failed = false;
+    FilterSlotStats& st = f.stats->slot[slot];
+    const uint64_t t0 = timed ? rte_rdtsc() : 0;
     const int32_t r = static_cast<int32_t>(f.prog.run(m, &failed));
+    if (timed) st.cycles.add(rte_rdtsc() - t0);
+    st.runs.add(1);
     ++res.runs;
     if (observe != nullptr) observe(user, f.prog, r);
     if (failed) {

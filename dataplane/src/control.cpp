@@ -21,6 +21,8 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "control_trace.h"
+
 namespace skbpf::dataplane {
 namespace {
 
@@ -145,7 +147,7 @@ void make_private_dir(const std::string& dir) {
 }
 
 ControlServer::ControlServer(Switch& sw, const std::string& dir)
-    : sw_(sw), path_(dir + "/" + kControlSocketName) {
+    : sw_(sw), trace_(std::make_unique<TraceService>(sw)), path_(dir + "/" + kControlSocketName) {
   make_private_dir(dir);
   const sockaddr_un a = address_of(path_);
   struct stat st {};
@@ -210,7 +212,28 @@ struct Client {
   int fd = -1;
   std::string in, out;
   bool closing = false;  // close once `out` is written
+  bool tracing = false;  // a trace stream: gets records, no replies
+  bool trace_json = false;
+  uint64_t trace_dropped = 0;  // records not queued: the reader is behind
 };
+
+// Trace records for a stream connection, unless the peer is behind on
+// reading (then they are counted, and reported when it catches up).
+void queue_trace(Client& c, const TraceService::Batch& b) {
+  if (!c.tracing || c.closing) return;
+  if (c.out.size() >= kMaxPendingOut) {
+    c.trace_dropped += b.records;
+    return;
+  }
+  if (c.trace_dropped != 0) {
+    c.out +=
+        c.trace_json
+            ? fmt::format("{{\"type\":\"lost\",\"reader\":true,\"lost\":{}}}\n", c.trace_dropped)
+            : fmt::format("lost {} records (this reader was slow)\n", c.trace_dropped);
+    c.trace_dropped = 0;
+  }
+  c.out += c.trace_json ? b.json : b.text;
+}
 
 // Sends what it can of `c.out` without blocking.
 void flush(Client& c) {
@@ -253,11 +276,23 @@ void ControlServer::serve() {
       if (!c->out.empty()) ev |= POLLOUT;
       fds.push_back({c->fd, ev, 0});
     }
-    if (::poll(fds.data(), fds.size(), -1) < 0) {
+    // While someone traces, the rings are drained every few ms.
+    if (::poll(fds.data(), fds.size(), trace_->active() ? 20 : -1) < 0) {
       if (errno == EINTR) continue;
       break;  // cannot happen with valid descriptors; stop serving, keep forwarding
     }
     if (fds[0].revents != 0) break;
+    if (trace_->active()) {
+      bool text = false, as_json = false;
+      for (const auto& c : clients) {
+        text |= c->tracing && !c->trace_json;
+        as_json |= c->tracing && c->trace_json;
+      }
+      TraceService::Batch batch;
+      trace_->collect(batch, text, as_json);
+      if (batch.records != 0 || !batch.text.empty() || !batch.json.empty())
+        for (const auto& c : clients) queue_trace(*c, batch);
+    }
     for (size_t i = 0; i < clients.size(); ++i) {
       Client& c = *clients[i];
       const short rev = fds[i + 2].revents;
@@ -276,6 +311,7 @@ void ControlServer::serve() {
           c.out.clear();
         }
         size_t nl;
+        if (c.tracing) c.in.clear();  // a stream: what the peer sends is ignored
         while (!c.closing && (nl = c.in.find('\n')) != std::string::npos) {
           std::string line = c.in.substr(0, nl);
           c.in.erase(0, nl + 1);
@@ -286,7 +322,14 @@ void ControlServer::serve() {
           }
           if (!line.empty() && line.back() == '\r') line.pop_back();
           if (line.empty()) continue;
-          c.out += handle(line) + "\n";
+          bool subscribed = false, json_mode = false;
+          c.out += handle(line, &subscribed, &json_mode) + "\n";
+          if (subscribed) {
+            c.tracing = true;
+            c.trace_json = json_mode;
+            c.in.clear();
+            break;
+          }
         }
         if (!c.closing && c.in.size() > kMaxRequest) {
           c.out += error_reply(fmt::format("request longer than {} bytes", kMaxRequest)) + "\n";
@@ -300,9 +343,10 @@ void ControlServer::serve() {
       if (!c.out.empty()) flush(c);
     }
     clients.erase(std::remove_if(clients.begin(), clients.end(),
-                                 [](const std::unique_ptr<Client>& c) {
+                                 [this](const std::unique_ptr<Client>& c) {
                                    if (!c->closing || !c->out.empty()) return false;
                                    ::close(c->fd);
+                                   if (c->tracing) trace_->unsubscribe();
                                    return true;
                                  }),
                   clients.end());
@@ -328,10 +372,13 @@ void ControlServer::serve() {
       }
     }
   }
-  for (const auto& c : clients) ::close(c->fd);
+  for (const auto& c : clients) {
+    ::close(c->fd);
+    if (c->tracing) trace_->unsubscribe();
+  }
 }
 
-std::string ControlServer::handle(const std::string& request) {
+std::string ControlServer::handle(const std::string& request, bool* subscribed, bool* json_mode) {
   try {
     json req;
     try {
@@ -344,7 +391,7 @@ std::string ControlServer::handle(const std::string& request) {
     if (cmd_it == req.end() || !cmd_it->is_string())
       return error_reply(
           "a request needs \"cmd\": \"prog.list\", \"prog.replace\", "
-          "\"prog.detach\" or \"stats\"");
+          "\"prog.detach\", \"prog.stats\", \"stats\" or \"trace\"");
     const std::string cmd = cmd_it->get<std::string>();
     const double uptime =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
@@ -355,9 +402,9 @@ std::string ControlServer::handle(const std::string& request) {
       const json report = json::parse(sw_.report_json(uptime));
       for (const auto& [k, v] : report.items()) reply[k] = v;
     } else if (cmd == "prog.list") {
-      // The hooks' counters come from the same report as `stats`; runs are
-      // counted per hook, not per filter, and no time is taken per packet
-      // (avg_ns: null, docs/control.md).
+      // The hooks' counters come from the same report as `stats`; each
+      // filter has its run count and, while prog stats are on, its time
+      // (prog_stats.h; run_cnt and run_time_ns as bpftool prog show).
       const json report = json::parse(sw_.report_json(uptime, false));
       json ports = json::array();
       for (const auto& p : sw_.pipeline().ports) {
@@ -369,17 +416,31 @@ std::string ControlServer::handle(const std::string& request) {
           const json& counters = report["ports"][p->index][name];
           json hook;
           json filters = json::array();
-          for (const auto& f : sw_.filters(p->index, h)) filters.push_back(filter_json(f));
+          uint64_t runs = 0, ns = 0;
+          for (const auto& [f, st] : sw_.filter_stats(p->index, h)) {
+            json fo = filter_json(f);
+            fo["run_cnt"] = st.runs;
+            fo["run_time_ns"] = st.run_time_ns;
+            fo["avg_ns"] = st.runs != 0 && st.run_time_ns != 0
+                               ? json(static_cast<double>(st.run_time_ns) / st.runs)
+                               : json(nullptr);
+            runs += st.runs;
+            ns += st.run_time_ns;
+            filters.push_back(fo);
+          }
           hook["filters"] = filters;
           hook["runs"] = counters["runs"];
           hook["packets"] = counters["packets"];
           hook["verdicts"] = counters["verdicts"];
-          hook["avg_ns"] = nullptr;
+          // Over the filters (act_bpf programs are not timed).
+          hook["avg_ns"] =
+              runs != 0 && ns != 0 ? json(static_cast<double>(ns) / runs) : json(nullptr);
           o[name] = hook;
         }
         ports.push_back(o);
       }
       reply["ports"] = ports;
+      reply["prog_stats"] = prog_stats_enabled();
     } else if (cmd == "prog.replace") {
       const Port& port = port_of(sw_, req);
       const Hook hook = hook_of(req);
@@ -431,12 +492,18 @@ std::string ControlServer::handle(const std::string& request) {
                                                   hook == kIngress ? "ingress" : "egress"));
       });
       reply["removed"] = removed;
+    } else if (cmd == "prog.stats") {
+      return TraceService::prog_stats(req);
+    } else if (cmd == "trace") {
+      if (subscribed == nullptr) return error_reply("a trace request needs a connection");
+      return trace_->subscribe(req, subscribed, json_mode);
     } else if (cmd.rfind("map.", 0) == 0) {
       const json r = handle_map_request(sw_, cmd, req);
       for (const auto& [k, v] : r.items()) reply[k] = v;
     } else {
       return error_reply("unknown command '" + cmd +
-                         "' (known: prog.list, prog.replace, prog.detach, stats, map.*)");
+                         "' (known: prog.list, prog.replace, prog.detach, prog.stats, stats, "
+                         "trace, map.*)");
     }
     return reply.dump(-1, ' ', false, json::error_handler_t::replace);
   } catch (const std::exception& e) {

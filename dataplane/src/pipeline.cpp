@@ -5,6 +5,7 @@
 #include "skbpf/dataplane/pipeline.h"
 
 #include <linux/bpf.h>
+#include <rte_cycles.h>
 #include <rte_malloc.h>
 
 #include <cerrno>
@@ -215,6 +216,8 @@ uint16_t Lcore::poll(uint16_t port, uint16_t queue, uint16_t burst) {
   PortStats& ps = stats_.ports[port];
   ps.rx_packets.add(n);
   ps.rx_bytes.add(bytes);
+  // Program timing (prog_stats.h): decided once per burst.
+  timed_ = prog_stats_enabled();
   // The common shape (at most one direct-action filter on the ingress and
   // on the next hop's egress, no tunnel on this port) runs flattened.
   const Port* out = p.next_hop >= 0 ? pl_.ports[p.next_hop].get() : nullptr;
@@ -224,7 +227,11 @@ uint16_t Lcore::poll(uint16_t port, uint16_t queue, uint16_t burst) {
     const Filter* fout = nullptr;
     if (simple_chain(p.chain[kIngress].load(std::memory_order_acquire), &fin) &&
         simple_chain(out->chain[kEgress].load(std::memory_order_acquire), &fout)) {
-      burst_simple(p, *out, fin, fout, pkts, n, queue);
+      if (timed_) {
+        burst_simple<true>(p, *out, fin, fout, pkts, n, queue);
+      } else {
+        burst_simple<false>(p, *out, fin, fout, pkts, n, queue);
+      }
       flush();
       return n;
     }
@@ -252,13 +259,17 @@ bool Lcore::simple_chain(const HookChain* chain, const Filter** filter) {
 // One direct-action filter, inline: what run_chain does for it, without
 // the loop (tc_classid preset to the classid's minor; the verdict, or
 // UNSPEC when it is not one direct-action may return).
-inline int32_t Lcore::run_simple(const Filter* f, rte_mbuf* m, uint32_t& runs) {
+template <bool kTimed>
+inline int32_t Lcore::run_simple(const Filter* f, rte_mbuf* m, uint32_t& runs, uint64_t& cycles) {
   if (f == nullptr) return TC_ACT_UNSPEC;
   skb::SkbMeta* md = skb::meta(m);
   md->tc_classid = f->classid & 0xffff;
   helpers::clear_redirect();
   bool failed = false;
+  uint64_t t0 = 0;
+  if constexpr (kTimed) t0 = rte_rdtsc();
   const int32_t r = static_cast<int32_t>(f->prog.run(m, &failed));
+  if constexpr (kTimed) cycles += rte_rdtsc() - t0;
   ++runs;
   if (unlikely(failed)) return kProgramFailed;
   if (!da_passes_through(r)) return TC_ACT_UNSPEC;
@@ -267,6 +278,7 @@ inline int32_t Lcore::run_simple(const Filter* f, rte_mbuf* m, uint32_t& runs) {
   return r;
 }
 
+template <bool kTimed>
 void Lcore::burst_simple(const Port& p, const Port& out, const Filter* fin, const Filter* fout,
                          rte_mbuf** pkts, uint16_t n, uint16_t queue) {
   // The same steps as receive() -> ingress() -> egress() -> xmit() for each
@@ -277,6 +289,7 @@ void Lcore::burst_simple(const Port& p, const Port& out, const Filter* fin, cons
   // path from where it is.
   uint32_t vin[kVerdictSlots] = {}, vout[kVerdictSlots] = {};
   uint32_t runs_in = 0, runs_out = 0, sent = 0;
+  uint64_t cycles_in = 0, cycles_out = 0;
   uint64_t sent_bytes = 0;
   rte_eth_dev_tx_buffer* txb = tx_[out.index].buf;
   for (uint16_t i = 0; i < n; ++i) {
@@ -287,7 +300,7 @@ void Lcore::burst_simple(const Port& p, const Port& out, const Filter* fin, cons
       continue;
     }
     prepare_rx(p, m, queue);
-    int32_t v = run_simple(fin, m, runs_in);
+    int32_t v = run_simple<kTimed>(fin, m, runs_in, cycles_in);
     if (unlikely(v == kProgramFailed)) {
       ++vin[verdict_slot(TC_ACT_SHOT)];
       drop(p, m, Drop::kProgramError);
@@ -299,7 +312,7 @@ void Lcore::burst_simple(const Port& p, const Port& out, const Filter* fin, cons
       continue;
     }
     skb::meta(m)->ifindex = out.ifindex;
-    v = run_simple(fout, m, runs_out);
+    v = run_simple<kTimed>(fout, m, runs_out, cycles_out);
     if (unlikely(v == kProgramFailed)) {
       ++vout[verdict_slot(TC_ACT_SHOT)];
       drop(out, m, Drop::kProgramError);
@@ -320,6 +333,17 @@ void Lcore::burst_simple(const Port& p, const Port& out, const Filter* fin, cons
   HookStats& hout = stats_.ports[out.index].hook[kEgress];
   hin.runs.add(runs_in);
   hout.runs.add(runs_out);
+  // Per-filter counts once per burst, in this lcore's own line.
+  if (fin != nullptr) {
+    FilterSlotStats& st = fin->stats->slot[slot_];
+    st.runs.add(runs_in);
+    if constexpr (kTimed) st.cycles.add(cycles_in);
+  }
+  if (fout != nullptr) {
+    FilterSlotStats& st = fout->stats->slot[slot_];
+    st.runs.add(runs_out);
+    if constexpr (kTimed) st.cycles.add(cycles_out);
+  }
   for (uint32_t k = 0; k < kVerdictSlots; ++k) {
     if (vin[k] != 0) hin.verdicts[k].add(vin[k]);
     if (vout[k] != 0) hout.verdicts[k].add(vout[k]);
@@ -348,9 +372,9 @@ int32_t Lcore::run_hook(const Port& p, Hook hook, rte_mbuf* m) {
   }
   helpers::clear_redirect();
   if (unlikely(tracer_ != nullptr)) tracer_->chain(p, hook);
-  const ChainResult res = tracer_ == nullptr
-                              ? run_chain(*chain, m)
-                              : run_chain(*chain, m, &Lcore::observe_program, tracer_);
+  const ChainResult res =
+      tracer_ == nullptr ? run_chain(*chain, m, nullptr, nullptr, slot_, timed_)
+                         : run_chain(*chain, m, &Lcore::observe_program, tracer_, slot_, timed_);
   if (unlikely(tracer_ != nullptr)) tracer_->verdict(p, hook, res.verdict);
   hs.runs.add(res.runs);
   hs.verdicts[verdict_slot(res.verdict)].add(1);

@@ -617,6 +617,18 @@ std::vector<config::FilterConfig> Switch::filters(uint16_t port, Hook hook) cons
   return c == nullptr ? std::vector<config::FilterConfig>{} : c->source;
 }
 
+std::vector<std::pair<config::FilterConfig, FilterTotals>> Switch::filter_stats(uint16_t port,
+                                                                                Hook hook) const {
+  std::lock_guard<std::mutex> lock(chains_mu_);
+  std::vector<std::pair<config::FilterConfig, FilterTotals>> v;
+  if (port >= pipeline_.ports.size()) return v;
+  const HookChain* c = pipeline_.ports[port]->chain[hook].load(std::memory_order_acquire);
+  if (c == nullptr) return v;
+  for (size_t i = 0; i < c->source.size() && i < c->filters.size(); ++i)
+    v.emplace_back(c->source[i], sum_filter_stats(*c->filters[i].stats));
+  return v;
+}
+
 std::vector<std::shared_ptr<ProgramSet>> Switch::live_objects() const {
   std::lock_guard<std::mutex> lock(chains_mu_);
   std::vector<std::shared_ptr<ProgramSet>> out;

@@ -279,9 +279,7 @@ long bprintf(char* out, size_t out_size, const char* fmt, size_t fmt_size, const
 }
 
 // ---- trace_printk --------------------------------------------------------
-namespace {
-
-void stderr_sink(const char* msg, size_t len, void*) {
+void stderr_trace_sink(const char* msg, size_t len, void*) {
   char line[kMaxBprintfBuf + 32];
   size_t n = 0;
   const char prefix[] = "bpf_trace_printk: ";
@@ -295,7 +293,10 @@ void stderr_sink(const char* msg, size_t len, void*) {
   (void)w;
 }
 
-std::atomic<TraceSink> g_sink{&stderr_sink};
+namespace {
+
+std::atomic<const TraceTap*> g_tap{nullptr};
+std::atomic<TraceSink> g_sink{&stderr_trace_sink};
 std::atomic<void*> g_sink_user{nullptr};
 std::atomic<uint32_t> g_rate_limit{100};
 
@@ -316,7 +317,11 @@ uint64_t coarse_ns() {
 
 void set_trace_sink(TraceSink sink, void* user) {
   g_sink_user.store(user, std::memory_order_relaxed);
-  g_sink.store(sink ? sink : &stderr_sink, std::memory_order_release);
+  g_sink.store(sink ? sink : &stderr_trace_sink, std::memory_order_release);
+}
+
+void set_trace_tap(const TraceTap* tap) {
+  g_tap.store(tap, std::memory_order_release);
 }
 
 void set_trace_rate_limit(uint32_t per_second) {
@@ -330,6 +335,13 @@ u64 trace_printk(u64 fmt, u64 fmt_size, u64 a1, u64 a2, u64 a3) {
   long n = bprintf(buf, sizeof(buf), reinterpret_cast<const char*>(fmt),
                    static_cast<uint32_t>(fmt_size), args, kMaxTracePrintkVarargs);
   if (n < 0) return static_cast<u64>(n);
+  const size_t len =
+      static_cast<size_t>(n) < sizeof(buf) ? static_cast<size_t>(n) : sizeof(buf) - 1;
+  if (const TraceTap* tap = g_tap.load(std::memory_order_acquire);
+      __builtin_expect(tap != nullptr, 0)) {
+    tap->fn(buf, len, tap->user);
+    return static_cast<u64>(n);
+  }
 
   const uint32_t limit = g_rate_limit.load(std::memory_order_relaxed);
   TraceSink sink = g_sink.load(std::memory_order_acquire);
@@ -354,8 +366,6 @@ u64 trace_printk(u64 fmt, u64 fmt_size, u64 a1, u64 a2, u64 a3) {
     }
     ++r.in_window;
   }
-  const size_t len =
-      static_cast<size_t>(n) < sizeof(buf) ? static_cast<size_t>(n) : sizeof(buf) - 1;
   sink(buf, len, user);
   return static_cast<u64>(n);
 }

@@ -60,7 +60,9 @@ std::string helpers_markdown() {
   s += "  multiples of 4; the values are checked against `BPF_PROG_TEST_RUN`\n";
   s += "  results in `helpers/tests/helpers_test.cpp`.\n";
   s += "- `trace_printk` writes to a sink (stderr by default, `set_trace_sink`),\n";
-  s += "  at most 100 lines per second per thread (`set_trace_rate_limit`).\n";
+  s += "  at most 100 lines per second per thread (`set_trace_rate_limit`);\n";
+  s += "  while `skbpf trace` listens, to its per-lcore rings instead, without\n";
+  s += "  the limit (`set_trace_tap`, docs/control.md).\n";
   s += "  `%p`, `%pK` print the raw pointer (the kernel hashes it), `%ps`/`%pS`\n";
   s += "  print it as hex (the kernel names the symbol).\n";
   s += "- `get_prandom_u32` is a per-thread xoshiro128** generator seeded on\n";

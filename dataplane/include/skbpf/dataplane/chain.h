@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "skbpf/config/config.h"
+#include "skbpf/dataplane/prog_stats.h"
 #include "skbpf/dataplane/program_set.h"
 #include "skbpf/vm/engine.h"
 
@@ -55,6 +56,9 @@ struct Filter {
   bool direct_action = true;
   uint32_t classid = 0;  // major:minor
   std::vector<Action> actions;
+  // Run counts and times per lcore slot (prog_stats.h); never nullptr in a
+  // chain the switch built.
+  std::unique_ptr<FilterStats> stats = std::make_unique<FilterStats>();
 };
 
 struct HookChain {
@@ -94,9 +98,10 @@ using ProgramObserver = void (*)(void* user, const ProgramRef& prog, int32_t rc)
 
 // Runs `chain` on `m` (the kernel's tcf_classify over cls_bpf / act_bpf).
 // The caller clears the thread's redirect record before (helpers/redirect.h)
-// and reads it when the verdict is TC_ACT_REDIRECT.
+// and reads it when the verdict is TC_ACT_REDIRECT. Each filter's run is
+// counted in lcore slot `slot` of its stats, and timed when `timed`.
 ChainResult run_chain(const HookChain& chain, rte_mbuf* m, ProgramObserver observe = nullptr,
-                      void* user = nullptr);
+                      void* user = nullptr, uint32_t slot = 0, bool timed = false);
 
 // tc's names for verdicts ("ok", "shot", "redirect", ..., or the number).
 const char* verdict_name(int32_t verdict);

@@ -3,8 +3,10 @@
 // stream socket, `control.sock` in the instance's pin directory.
 //
 // Protocol: one JSON object per line each way. A request is
-// {"cmd":"prog.list"|"prog.replace"|"prog.detach"|"stats", ...}; the reply
-// is {"ok":true, ...} or {"ok":false,"error":"..."}. A request longer than
+// {"cmd":"prog.list"|"prog.replace"|"prog.detach"|"prog.stats"|"stats", ...};
+// the reply is {"ok":true, ...} or {"ok":false,"error":"..."}. A `trace`
+// request turns its connection into a stream of trace records
+// (control_trace.h) that gets no other reply. A request longer than
 // kMaxRequest bytes, or a peer that is neither this process's user nor
 // root (SO_PEERCRED), gets an error reply and the connection is closed.
 //
@@ -16,6 +18,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,6 +26,8 @@
 #include "skbpf/dataplane/switch.h"
 
 namespace skbpf::dataplane {
+
+class TraceService;
 
 inline constexpr size_t kMaxRequest = 64 * 1024;
 inline constexpr const char* kControlSocketName = "control.sock";
@@ -55,13 +60,18 @@ class ControlServer {
   const std::string& socket_path() const { return path_; }
 
   // One request line to one reply line (no newline); never throws. The
-  // thread's dispatcher, public for tests.
-  std::string handle(const std::string& request);
+  // thread's dispatcher, public for tests (a `trace` request needs a
+  // connection: refused here).
+  std::string handle(const std::string& request) { return handle(request, nullptr, nullptr); }
 
  private:
   void serve();
+  // `subscribed`/`json_mode` (nullptr: no connection) are set when the
+  // request subscribed the connection to the trace stream.
+  std::string handle(const std::string& request, bool* subscribed, bool* json_mode);
 
   Switch& sw_;
+  std::unique_ptr<TraceService> trace_;  // control_trace.h
   std::string path_;
   int listen_fd_ = -1;
   int wake_fd_ = -1;  // eventfd: stop() wakes poll()

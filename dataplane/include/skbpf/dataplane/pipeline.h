@@ -140,7 +140,9 @@ class Lcore {
   // The flattened burst path for the common shape (see poll()).
   static bool simple_chain(const HookChain* chain, const Filter** filter);
   static constexpr int32_t kProgramFailed = INT32_MIN;
-  int32_t run_simple(const Filter* f, rte_mbuf* m, uint32_t& runs);
+  template <bool kTimed>
+  int32_t run_simple(const Filter* f, rte_mbuf* m, uint32_t& runs, uint64_t& cycles);
+  template <bool kTimed>
   void burst_simple(const Port& p, const Port& out, const Filter* fin, const Filter* fout,
                     rte_mbuf** pkts, uint16_t n, uint16_t queue);
   void egress(const Port& p, rte_mbuf* m, uint32_t depth);
@@ -160,6 +162,7 @@ class Lcore {
   TxSinkFn tx_sink_ = nullptr;
   void* tx_user_ = nullptr;
   Tracer* tracer_ = nullptr;
+  bool timed_ = false;  // prog_stats_enabled(), read once per burst by poll()
   static void observe_program(void* tracer, const ProgramRef& prog, int32_t rc);
   struct TxBuffer {
     rte_eth_dev_tx_buffer* buf = nullptr;

@@ -106,9 +106,14 @@ class Switch {
   // `port`'s hook, in priority order; empty: no chain. Safe from any
   // non-worker thread (chain changes are serialised with it).
   std::vector<config::FilterConfig> filters(uint16_t port, Hook hook) const;
-  // Every object whose maps are in use: the start-up ones and those of
-  // chains installed later (`skbpf map` finds maps through them). The
-  // shared pointers keep them alive while the caller uses them.
+  // The same with each filter's run statistics (prog_stats.h), read in one
+  // go so that the two match.
+  std::vector<std::pair<config::FilterConfig, FilterTotals>> filter_stats(uint16_t port,
+                                                                          Hook hook) const;
+  // Every object whose maps are in use, each once: the start-up ones and
+  // those of chains installed later (`skbpf map` finds maps through them,
+  // `skbpf trace` reads their perf event arrays). Holding one keeps its
+  // maps alive after its chain is replaced.
   std::vector<std::shared_ptr<ProgramSet>> live_objects() const;
   // Read-modify-write of one chain (the control socket's prog replace and
   // detach): `edit` gets the installed filters and changes them; the new

@@ -73,6 +73,19 @@ u64 snprintf(u64 str, u64 str_size, u64 fmt, u64 data, u64 data_len);
 // for long. nullptr restores the default.
 using TraceSink = void (*)(const char* msg, size_t len, void* user);
 void set_trace_sink(TraceSink sink, void* user);
+// A tap that takes trace_printk lines instead of the sink, without the rate
+// limit (a tracer's per-lcore ring drops what does not fit, as the kernel's
+// trace buffer overruns): `skbpf trace` installs one while a tracer listens.
+// When none is installed trace_printk pays one relaxed atomic load for it.
+// The tap may be called concurrently from every worker thread.
+struct TraceTap {
+  void (*fn)(const char* msg, size_t len, void* user);
+  void* user;
+};
+void set_trace_tap(const TraceTap* tap);  // nullptr: none (the sink again)
+// The default sink ("bpf_trace_printk: MSG" on stderr), for a sink that
+// wraps it.
+void stderr_trace_sink(const char* msg, size_t len, void* user);
 // At most `per_second` lines per thread per second reach the sink (0: no
 // limit); the rest are counted and reported by one line when the next
 // window opens. Default 100.
