@@ -38,7 +38,12 @@ ObjectPtr open_object(const std::string& path, std::string* error) {
   if (!obj) {
     const int err = errno;
     *error = "bpf_object__open_file: " + std::string(std::strerror(err)) + "\n" + g_libbpf_log;
+    return obj;
   }
+  // The kernel is only asked for its verdict: maps an object pins
+  // (LIBBPF_PIN_BY_NAME) are created unpinned, leaving nothing in bpffs.
+  bpf_map* map;
+  bpf_object__for_each_map(map, obj.get()) bpf_map__set_pin_path(map, nullptr);
   return obj;
 }
 

@@ -108,10 +108,15 @@ KernelRun kernel_test_run(const std::string& obj_path, const std::string& prog_n
 
   const std::vector<Bytes> frames = read_pcap(pcap_path);
   std::unique_ptr<bpf_object, ObjectCloser> obj(bpf_object__open_file(obj_path.c_str(), nullptr));
-  if (!obj) throw std::runtime_error(obj_path + ": bpf_object__open_file: " +
-                                     std::strerror(errno) + "\n" + g_log);
+  if (!obj)
+    throw std::runtime_error(obj_path + ": bpf_object__open_file: " + std::strerror(errno) + "\n" +
+                             g_log);
+  // Maps an object pins are created unpinned: nothing is left in bpffs.
+  bpf_map* pinned;
+  bpf_object__for_each_map(pinned, obj.get()) bpf_map__set_pin_path(pinned, nullptr);
   if (int err = bpf_object__load(obj.get()); err != 0)
-    throw std::runtime_error(obj_path + ": bpf_object__load: " + std::strerror(-err) + "\n" + g_log);
+    throw std::runtime_error(obj_path + ": bpf_object__load: " + std::strerror(-err) + "\n" +
+                             g_log);
   bpf_program* prog = bpf_object__find_program_by_name(obj.get(), prog_name.c_str());
   if (prog == nullptr) throw std::runtime_error(obj_path + ": no program " + prog_name);
   const int prog_fd = bpf_program__fd(prog);
@@ -137,13 +142,15 @@ KernelRun kernel_test_run(const std::string& obj_path, const std::string& prog_n
       if (is_percpu(bpf_map__type(map))) {
         const size_t stride = (m.value.size() + 7) / 8 * 8;
         value.assign(stride * ncpus, 0);
-        for (int c = 0; c < ncpus; ++c) std::memcpy(value.data() + c * stride, m.value.data(), m.value.size());
+        for (int c = 0; c < ncpus; ++c)
+          std::memcpy(value.data() + c * stride, m.value.data(), m.value.size());
       } else {
         value = m.value;
       }
     }
     if (bpf_map_update_elem(bpf_map__fd(map), m.key.data(), value.data(), BPF_ANY) != 0)
-      throw std::runtime_error(obj_path + ": map-init: update of " + m.map + ": " + std::strerror(errno));
+      throw std::runtime_error(obj_path + ": map-init: update of " + m.map + ": " +
+                               std::strerror(errno));
   }
 
   for (size_t i = 0; i < frames.size(); ++i) {
@@ -152,11 +159,11 @@ KernelRun kernel_test_run(const std::string& obj_path, const std::string& prog_n
     r.data_in = frames[i];
     Bytes out(frames[i].size() + 4096);
     __sk_buff ctx_in{}, ctx_out{};
-    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = r.data_in.data(),
-                .data_out = out.data(), .data_size_in = static_cast<uint32_t>(r.data_in.size()),
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = r.data_in.data(), .data_out = out.data(),
+                .data_size_in = static_cast<uint32_t>(r.data_in.size()),
                 .data_size_out = static_cast<uint32_t>(out.size()), .ctx_in = &ctx_in,
-                .ctx_out = &ctx_out, .ctx_size_in = sizeof(ctx_in),
-                .ctx_size_out = sizeof(ctx_out), .repeat = static_cast<int>(repeat));
+                .ctx_out = &ctx_out, .ctx_size_in = sizeof(ctx_in), .ctx_size_out = sizeof(ctx_out),
+                .repeat = static_cast<int>(repeat));
     if (bpf_prog_test_run_opts(prog_fd, &opts) != 0) {
       r.error = errno;
     } else {
