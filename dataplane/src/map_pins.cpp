@@ -56,7 +56,7 @@ std::shared_ptr<maps::Map> MapPins::provide(const std::string& object_path,
   if (!maps::map_type_pinnable(def.type)) {
     throw std::runtime_error(
         fmt::format("map '{}' asks to be pinned at {}, but {} maps cannot be pinned yet "
-                    "(pinnable: hash, percpu_hash, array, percpu_array)",
+                    "(pinnable: hash, percpu_hash, lru_hash, lru_percpu_hash, array, percpu_array)",
                     def.name, path, maps::map_type_name(def.type)));
   }
   if (auto it = by_path_.find(path); it != by_path_.end()) {

@@ -138,7 +138,7 @@ HashTable::HashTable(const MapDef& def, const MapOps* ops, const CreateOptions& 
   }
 }
 
-void HashTable::recover() {
+std::vector<uint8_t> HashTable::relink_chains(uint32_t* live_count) {
   // Whatever the last process was doing when it died, the elements reachable
   // from the buckets are the map: every writer fills an element completely
   // before one release store links it, and a replacing update links the new
@@ -147,7 +147,7 @@ void HashTable::recover() {
   // spares, retire lists, whose grace-period tokens meant something only to
   // the dead process, and locks it held) is rebuilt from that.
   const bool has_fresh = !prealloc_;
-  uint32_t fresh = has_fresh ? std::min(hdr_->fresh.load(), slots_) : slots_;
+  const uint32_t fresh = has_fresh ? std::min(hdr_->fresh.load(), slots_) : slots_;
   const uint32_t fresh_spare =
       has_fresh ? std::min(hdr_->fresh_spare.load(), capacity_ - slots_) : capacity_ - slots_;
   auto constructed = [&](uint32_t i) {
@@ -193,6 +193,20 @@ void HashTable::recover() {
     }
     b.filter.store(filter, std::memory_order_relaxed);
   }
+  *live_count = n_live;
+  return live;
+}
+
+void HashTable::recover() {
+  uint32_t n_live = 0;
+  const std::vector<uint8_t> live = relink_chains(&n_live);
+  const bool has_fresh = !prealloc_;
+  uint32_t fresh = has_fresh ? std::min(hdr_->fresh.load(), slots_) : slots_;
+  const uint32_t fresh_spare =
+      has_fresh ? std::min(hdr_->fresh_spare.load(), capacity_ - slots_) : capacity_ - slots_;
+  auto constructed = [&](uint32_t i) {
+    return i <= slots_ ? i <= fresh : i - slots_ <= fresh_spare;
+  };
   // live + free + debt == slots with debt 0; unconstructed slots count as
   // free (NO_PREALLOC), so the free lists get fresh - live elements.
   if (n_live > fresh) fresh = std::min(n_live, slots_);

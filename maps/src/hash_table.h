@@ -46,6 +46,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "hash_stats.h"
 #include "skbpf/maps/arena.h"
@@ -339,10 +340,14 @@ class HashTable : public Map {
   uint32_t take_fresh(std::atomic<uint32_t>& counter, uint32_t first, uint32_t n);
   // Counts elements linked in the buckets (host side, takes bucket locks).
   uint64_t count_live() const;
-  // For an adopted arena (a pinned map reopened, adopted_): rebuilds the
-  // free lists, spares and locks from the elements linked in the buckets
-  // (hash_table.cpp says why that is sound after a crash). Needs no other
-  // user of the arena.
+  // For an adopted arena (a pinned map reopened, adopted_), with no other
+  // user of it. relink_chains() resets the bucket locks (and bpf_spin_lock
+  // words) and keeps in each chain what a finished write left there
+  // (hash_table.cpp says why that is sound after a crash): a byte per
+  // element index, 1 for those linked, and their count. recover() then
+  // rebuilds the free lists and spares of HASH/PERCPU_HASH from it; the
+  // LRU rebuilds its own lists.
+  std::vector<uint8_t> relink_chains(uint32_t* live_count);
   void recover();
 
   Arena arena_;

@@ -198,6 +198,10 @@ class LruMap final : public HashTable {
   // retired; otherwise (an update that did not use it) it is free at once.
   void push_free(uint32_t n, bool was_linked);
   void release_unlinked(uint32_t i) override { push_free(i, true); }
+  // The lists' sentinels and locks, empty.
+  void init_lists();
+  // A pinned map adopted after a restart or crash (see recover_lru).
+  void recover_lru();
 
   bool percpu_lru_;
   uint32_t target_free_;
@@ -233,17 +237,10 @@ LruMap::LruMap(const MapDef& def, const MapOps* ops, const CreateOptions& option
     p += sizeof(LocalList) * nr;
   }
   links_ = reinterpret_cast<Link*>(p);
-  uint32_t s = capacity_ + 1;  // sentinels follow the elements
-  for (uint32_t li = 0; li < nr_lists; ++li) {
-    LruList& l = *new (&lists_[li]) LruList();
-    for (uint32_t& h : l.head) list_init(h = s++);
-    l.next_inactive_rotation = l.head[kInactive];
-  }
-  for (uint32_t c = 0; !percpu_lru_ && c < nr; ++c) {
-    LocalList& loc = *new (&locals_[c]) LocalList();
-    list_init(loc.free_s = s++);
-    list_init(loc.pending_s = s++);
-    loc.next_steal = c;
+  init_lists();
+  if (adopted_) {
+    recover_lru();
+    return;
   }
   // bpf_lru_populate: all nodes on the common free list, or an equal share
   // on each lcore's.
@@ -256,6 +253,65 @@ LruMap::LruMap(const MapDef& def, const MapOps* ops, const CreateOptions& option
     list_add(i, lists_[li].head[kFree]);
   }
   for (uint32_t i = slots_ + 1; i <= capacity_; ++i) set_type(i, kRetired);
+}
+
+void LruMap::init_lists() {
+  const uint32_t nr = nr_lcores();
+  const uint32_t nr_lists = percpu_lru_ ? nr : 1;
+  uint32_t s = capacity_ + 1;  // sentinels follow the elements
+  for (uint32_t li = 0; li < nr_lists; ++li) {
+    LruList& l = *new (&lists_[li]) LruList();
+    for (uint32_t& h : l.head) list_init(h = s++);
+    l.next_inactive_rotation = l.head[kInactive];
+  }
+  for (uint32_t c = 0; !percpu_lru_ && c < nr; ++c) {
+    LocalList& loc = *new (&locals_[c]) LocalList();
+    list_init(loc.free_s = s++);
+    list_init(loc.pending_s = s++);
+    loc.next_steal = c;
+  }
+}
+
+void LruMap::recover_lru() {
+  // The elements linked in the buckets are the map (relink_chains). Every
+  // list (LRU lists, local lists, spares, retirees) is rebuilt from them:
+  // the live nodes go to the inactive list of the list they belong to (their
+  // recency is lost: the first evictions after a restart pick among all of
+  // them, in index order), each list gets free nodes up to its share of
+  // max_entries, and what is left is spares.
+  uint32_t n_live = 0;
+  const std::vector<uint8_t> live = relink_chains(&n_live);
+  const uint32_t nr_lists = percpu_lru_ ? nr_lcores() : 1;
+  const uint32_t share = slots_ / nr_lists;
+  for (uint32_t p = 0; p < nr_pools_; ++p) new (&pools_[p]) LcorePool();
+  std::vector<uint32_t> quota(nr_lists, share);
+  quota[nr_lists - 1] = slots_ - share * (nr_lists - 1);
+  for (uint32_t i = 1; i <= capacity_; ++i) {
+    if (!live[i]) continue;
+    uint32_t li = percpu_lru_ ? node(i)->cpu.load(std::memory_order_relaxed) : 0;
+    if (li >= nr_lists) li = nr_lists - 1;
+    node(i)->cpu.store(static_cast<uint16_t>(li), std::memory_order_relaxed);
+    node(i)->ref.store(0, std::memory_order_relaxed);
+    set_type(i, kInactive);
+    count_inc(lists_[li], kInactive);
+    list_add(i, lists_[li].head[kInactive]);
+    if (quota[li] > 0) --quota[li];
+  }
+  uint32_t li = 0, k = 0;
+  for (uint32_t i = 1; i <= capacity_; ++i) {
+    if (live[i]) continue;
+    while (li < nr_lists && quota[li] == 0) ++li;
+    if (li < nr_lists) {
+      --quota[li];
+      node(i)->cpu.store(static_cast<uint16_t>(li), std::memory_order_relaxed);
+      node(i)->ref.store(0, std::memory_order_relaxed);
+      set_type(i, kFree);
+      list_add(i, lists_[li].head[kFree]);
+    } else {
+      set_type(i, kRetired);
+      spare_push(k++ % nr_pools_, i);
+    }
+  }
 }
 
 void LruMap::move_in(LruList& l, uint32_t n, uint8_t tgt) {

@@ -99,9 +99,10 @@ std::unique_ptr<Map> create_map(const MapDef& def, const CreateOptions& options)
                                             options.nr_lcores, kMaxLcores));
   }
   if (options.arena_source != nullptr && !map_type_pinnable(def.type)) {
-    throw std::invalid_argument(fmt::format(
-        "map '{}': {} maps cannot be pinned (pinnable: hash, percpu_hash, array, percpu_array)",
-        def.name, map_type_name(def.type)));
+    throw std::invalid_argument(
+        fmt::format("map '{}': {} maps cannot be pinned (pinnable: hash, percpu_hash, lru_hash, "
+                    "lru_percpu_hash, array, percpu_array)",
+                    def.name, map_type_name(def.type)));
   }
   for (const auto& t : kTypes) {
     if (t.type != def.type) continue;
@@ -121,6 +122,7 @@ std::unique_ptr<Map> create_map(const MapDef& def, const CreateOptions& options)
 
 bool map_type_pinnable(uint32_t type) {
   return type == BPF_MAP_TYPE_HASH || type == BPF_MAP_TYPE_PERCPU_HASH ||
+         type == BPF_MAP_TYPE_LRU_HASH || type == BPF_MAP_TYPE_LRU_PERCPU_HASH ||
          type == BPF_MAP_TYPE_ARRAY || type == BPF_MAP_TYPE_PERCPU_ARRAY;
 }
 

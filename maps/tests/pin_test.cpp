@@ -168,7 +168,7 @@ TEST_F(PinTest, InUseIsRefusedAndBadFilesAreNamed) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("0644"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(open(def(BPF_MAP_TYPE_LRU_HASH, 4, 8, 4, "lru"), path("lru")),
+  EXPECT_THROW(open(def(BPF_MAP_TYPE_LPM_TRIE, 8, 8, 4, "lpm"), path("lpm")),
                std::invalid_argument);
 }
 
@@ -254,14 +254,16 @@ uint64_t check_of(uint64_t key, uint64_t gen) {
   }
 }
 
-TEST_F(PinTest, KillNineDuringUpdatesLeavesTheMapWhole) {
-  const MapDef d = def(BPF_MAP_TYPE_HASH, 8, sizeof(Val), 2048, "crash");
-  { open(d, path("crash")); }
+// Rounds of: a writer child process updating the pinned map at `p`,
+// SIGKILLed after a random while; then the map opened (and repaired) here
+// must hold only whole values, each key once, and every element accounted
+// for.
+void kill_nine_rounds(const std::string& p, uint32_t max_entries, int rounds) {
   std::mt19937 rng(1234);
-  for (int round = 0; round < 25; ++round) {
+  for (int round = 0; round < rounds; ++round) {
     const pid_t child = fork();
     ASSERT_GE(child, 0);
-    if (child == 0) writer_child(path("crash"));
+    if (child == 0) writer_child(p);
     // Let it run a while: some rounds die at once, some after many updates.
     std::this_thread::sleep_for(std::chrono::microseconds(rng() % 30000));
     kill(child, SIGKILL);
@@ -269,11 +271,12 @@ TEST_F(PinTest, KillNineDuringUpdatesLeavesTheMapWhole) {
     ASSERT_EQ(waitpid(child, &status, 0), child);
     ASSERT_TRUE(WIFSIGNALED(status)) << "writer exited with " << WEXITSTATUS(status);
 
-    std::unique_ptr<Map> m = open_pinned(path("crash"));
+    std::unique_ptr<Map> m = open_pinned(p);
     const auto s = detail::hash_pool_stats(*m);
     ASSERT_EQ(s.live + s.free + s.debt, s.max_entries) << "round " << round;
     ASSERT_EQ(s.live + s.free + s.spare + s.retired, s.capacity) << "round " << round;
-    ASSERT_LE(s.live, 2048u);
+    ASSERT_EQ(s.other, 0u) << "round " << round;
+    ASSERT_LE(s.live, max_entries);
     uint64_t key = 0, next = 0, n = 0;
     const void* prev = nullptr;
     while (m->host_get_next_key(prev, &next) == 0) {
@@ -287,6 +290,49 @@ TEST_F(PinTest, KillNineDuringUpdatesLeavesTheMapWhole) {
     }
     ASSERT_EQ(n, s.live) << "a key appears twice or an element is unreachable";
   }
+}
+
+TEST_F(PinTest, KillNineDuringUpdatesLeavesTheMapWhole) {
+  const MapDef d = def(BPF_MAP_TYPE_HASH, 8, sizeof(Val), 2048, "crash");
+  { open(d, path("crash")); }
+  kill_nine_rounds(path("crash"), 2048, 25);
+}
+
+// An LRU hash smaller than the writer's 3000 keys: every insert of a new
+// key evicts, so kills land in evictions too.
+TEST_F(PinTest, KillNineDuringLruEvictionsLeavesTheMapWhole) {
+  const MapDef d = def(BPF_MAP_TYPE_LRU_HASH, 8, sizeof(Val), 1024, "lru");
+  { open(d, path("lru"), 2); }
+  kill_nine_rounds(path("lru"), 1024, 15);
+  MapDef per = def(BPF_MAP_TYPE_LRU_HASH, 8, sizeof(Val), 1024, "lru_own");
+  per.flags = BPF_F_NO_COMMON_LRU;
+  { open(per, path("lru_own"), 2); }
+  kill_nine_rounds(path("lru_own"), 1024, 10);
+}
+
+TEST_F(PinTest, LruKeepsElementsAcrossReopenAndStillEvicts) {
+  const MapDef d = def(BPF_MAP_TYPE_LRU_HASH, 4, 8, 64, "lru");
+  {
+    PinnedMap m = open(d, path("lru"));
+    for (uint32_t k = 0; k < 40; ++k) {
+      const uint64_t v = k + 100;
+      ASSERT_EQ(m.map->host_update(&k, &v, BPF_ANY), 0);
+    }
+  }
+  PinnedMap m = open(d, path("lru"));
+  for (uint32_t k = 0; k < 40; ++k) {
+    uint64_t v = 0;
+    ASSERT_EQ(m.map->host_lookup(&k, &v), 0) << k;
+    EXPECT_EQ(v, k + 100);
+  }
+  // 200 more keys into 64 slots: older ones are evicted, the map stays full.
+  for (uint32_t k = 1000; k < 1200; ++k) ASSERT_EQ(m.map->host_update(&k, &k, BPF_ANY), 0);
+  const auto s = detail::hash_pool_stats(*m.map);
+  EXPECT_LE(s.live, 64u);
+  EXPECT_EQ(s.live + s.free + s.debt, s.max_entries);
+  uint32_t k = 1199;
+  uint64_t v = 0;
+  EXPECT_EQ(m.map->host_lookup(&k, &v), 0);
 }
 
 }  // namespace
