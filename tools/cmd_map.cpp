@@ -434,6 +434,42 @@ class Printer {
     return vm::typed_json(m_.btf, key ? m_.btf_key : m_.btf_value, std::span<const uint8_t>(p, n));
   }
 
+  // A map without per-lcore values as one JSON object, appended as text:
+  // what element() builds, without a JSON tree per byte (a dump of a
+  // million elements would spend most of its time building those).
+  void element_json_text(const uint8_t* key, const uint8_t* value, std::string* out) const {
+    *out += "{\"key\":";
+    append_bytes(key, m_.key_size, out);
+    *out += ",\"value\":";
+    append_bytes(value, m_.value_size, out);
+    if (typed_key_ || typed_value_) {
+      *out += ",\"formatted\":{\"key\":";
+      if (typed_key_) {
+        *out += formatted(true, key, m_.key_size).dump();
+      } else {
+        append_bytes(key, m_.key_size, out);
+      }
+      *out += ",\"value\":";
+      if (typed_value_) {
+        *out += formatted(false, value, m_.value_size).dump();
+      } else {
+        append_bytes(value, m_.value_size, out);
+      }
+      *out += "}";
+    }
+    *out += "}";
+  }
+  static void append_bytes(const uint8_t* p, size_t n, std::string* out) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    out->push_back('[');
+    for (size_t i = 0; i < n; ++i) {
+      if (i > 0) out->push_back(',');
+      const char b[6] = {'"', '0', 'x', kDigits[p[i] >> 4], kDigits[p[i] & 15], '"'};
+      out->append(b, sizeof b);
+    }
+    out->push_back(']');
+  }
+
   // One element: text lines, or a JSON object (bpftool -j's shape).
   void element(const uint8_t* key, const uint8_t* value, std::string* out, json* jout) const {
     const size_t stride = (m_.value_size + 7) / 8 * 8;
@@ -602,6 +638,12 @@ void cmd_dump(Args a) {
     uint32_t n = 0;
     done = s.access->batch(cursor, &keys, &values, &n);
     for (uint32_t i = 0; i < n && total < m.max_entries; ++i, ++total) {
+      if (a.json_out && !m.percpu) {
+        if (!first) out += ",";
+        p.element_json_text(keys.data() + i * ks, values.data() + i * vs, &out);
+        first = false;
+        continue;
+      }
       json e;
       p.element(keys.data() + i * ks, values.data() + i * vs, &out, &e);
       if (a.json_out) {

@@ -430,6 +430,46 @@ long HashTable::host_get_next_key(const void* key, void* next_key) {
   return kENOENT;
 }
 
+long HashTable::host_lookup_batch(const void* in_batch, void* out_batch, void* keys, void* values,
+                                  uint32_t* count) {
+  if (*count == 0) return kEINVAL;
+  const uint32_t want = *count;
+  const size_t vs = host_value_size();
+  auto* kout = static_cast<uint8_t*>(keys);
+  auto* vout = static_cast<uint8_t*>(values);
+  uint32_t n = 0;
+  uint32_t bi = 0;
+  uint32_t h = 0;
+  bool resume = in_batch != nullptr;
+  if (resume) {
+    h = hash_key(in_batch, ks_, seed_);
+    bi = h & bucket_mask_;
+  }
+  for (; bi < n_buckets_ && n < want; ++bi) {
+    Bucket& b = buckets_[bi];
+    if (b.head.load(std::memory_order_relaxed) == kNil) {
+      resume = false;
+      continue;
+    }
+    BucketGuard g(b);
+    uint32_t i = b.head.load(std::memory_order_relaxed);
+    if (resume) {
+      // After the cursor in its chain; the whole chain if it is gone.
+      const uint32_t at = find<AnyKey>(b, h, in_batch);
+      if (at != kNil) i = elem(at)->next.load(std::memory_order_relaxed);
+      resume = false;
+    }
+    for (; i != kNil && n < want; i = elem(i)->next.load(std::memory_order_relaxed), ++n) {
+      std::memcpy(kout + static_cast<size_t>(n) * ks_, key_of(i), ks_);
+      copy_out(i, vout + static_cast<size_t>(n) * vs);
+    }
+    if (n == want && i != kNil) break;  // more in this chain: the next batch resumes here
+  }
+  *count = n;
+  if (n > 0) std::memcpy(out_batch, kout + static_cast<size_t>(n - 1) * ks_, ks_);
+  return n < want ? kENOENT : 0;
+}
+
 uint64_t HashTable::count_live() const {
   uint64_t n = 0;
   for (uint32_t bi = 0; bi < n_buckets_; ++bi) {
