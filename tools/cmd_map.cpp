@@ -17,6 +17,7 @@
 
 #include "commands.h"
 #include "control_client.h"
+#include "skbpf/dataplane/control.h"
 #include "skbpf/maps/pin.h"
 #include "skbpf/vm/btf_value.h"
 
@@ -26,22 +27,12 @@ namespace {
 using json = nlohmann::ordered_json;
 using Bytes = std::vector<uint8_t>;
 
-// ---- hex on the wire (control_maps.cpp's format) ---------------------------
+// ---- hex on the wire (control.h) ---------------------------------------------
 std::string hex(const uint8_t* p, size_t n) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string s(2 * n, '0');
-  for (size_t i = 0; i < n; ++i) {
-    s[2 * i] = kDigits[p[i] >> 4];
-    s[2 * i + 1] = kDigits[p[i] & 15];
-  }
-  return s;
+  return dataplane::to_hex(p, n);
 }
 Bytes unhex(const std::string& s) {
-  Bytes b(s.size() / 2);
-  auto d = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
-  for (size_t i = 0; i < b.size(); ++i)
-    b[i] = static_cast<uint8_t>(d(s[2 * i]) << 4 | d(s[2 * i + 1]));
-  return b;
+  return dataplane::from_hex(s, "reply");
 }
 
 // ---- one map, wherever it is -------------------------------------------------
@@ -91,21 +82,6 @@ void fill_meta(Meta& m, const json& info, const Bytes& btf) {
     m.btf = vm::BtfTypes::parse(btf);
   } catch (const std::exception&) {
     m.btf = vm::BtfTypes();  // unreadable BTF: hex output
-  }
-}
-
-std::string errno_text(long rc) {
-  switch (rc) {
-    case maps::kENOENT:
-      return "no such element (ENOENT)";
-    case maps::kE2BIG:
-      return "map is full (E2BIG)";
-    case maps::kEEXIST:
-      return "element exists (EEXIST)";
-    case maps::kEINVAL:
-      return "invalid argument (EINVAL)";
-    default:
-      return fmt::format("error {}", rc);
   }
 }
 
@@ -191,16 +167,16 @@ class FileAccess final : public Access {
     value->resize(map_->host_value_size());
     const long rc = map_->host_lookup(key.data(), value->data());
     if (rc == maps::kENOENT) return false;
-    if (rc != 0) throw ExitError(1, errno_text(rc));
+    if (rc != 0) throw ExitError(1, maps::error_text(rc));
     return true;
   }
   void update(const Bytes& key, const Bytes& value, uint64_t flags) override {
     const long rc = map_->host_update(key.data(), value.data(), flags);
-    if (rc != 0) throw ExitError(1, errno_text(rc));
+    if (rc != 0) throw ExitError(1, maps::error_text(rc));
   }
   void remove(const Bytes& key) override {
     const long rc = map_->host_delete(key.data());
-    if (rc != 0) throw ExitError(1, errno_text(rc));
+    if (rc != 0) throw ExitError(1, maps::error_text(rc));
   }
   bool batch(std::optional<Bytes>& cursor, Bytes* keys, Bytes* values, uint32_t* count) override {
     const uint32_t max = 65536;
@@ -211,7 +187,7 @@ class FileAccess final : public Access {
     *count = max;
     const long rc = map_->host_lookup_batch(cursor ? cursor->data() : nullptr, out.data(),
                                             keys->data(), values->data(), count);
-    if (rc != 0 && rc != maps::kENOENT) throw ExitError(1, errno_text(rc));
+    if (rc != 0 && rc != maps::kENOENT) throw ExitError(1, maps::error_text(rc));
     keys->resize(*count * ks);
     values->resize(*count * vs);
     if (*count > 0) cursor = out;

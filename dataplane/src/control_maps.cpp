@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "skbpf/dataplane/control.h"
 #include "skbpf/dataplane/map_pins.h"
 #include "skbpf/maps/pin.h"
 
@@ -109,27 +110,6 @@ std::vector<uint8_t> bytes_of(const json& req, const char* key, size_t size) {
   return b;
 }
 
-std::string errno_text(long rc) {
-  switch (rc) {
-    case maps::kENOENT:
-      return "no such element (ENOENT)";
-    case maps::kE2BIG:
-      return "map is full (E2BIG)";
-    case maps::kEEXIST:
-      return "element exists (EEXIST)";
-    case maps::kEINVAL:
-      return "invalid argument (EINVAL)";
-    case maps::kENOMEM:
-      return "out of elements (ENOMEM)";
-    case maps::kENOTSUPP:
-      return "not supported by this map type (ENOTSUPP)";
-    case maps::kEBADF:
-      return "no such inner map (EBADF)";
-    default:
-      return fmt::format("error {}", rc);
-  }
-}
-
 }  // namespace
 
 std::string to_hex(const uint8_t* p, size_t n) {
@@ -183,7 +163,7 @@ json handle_map_request(Switch& sw, const std::string& cmd, const json& req) {
     const std::vector<uint8_t> key = bytes_of(req, "key", ks);
     std::vector<uint8_t> value(vs);
     const long rc = m.host_lookup(key.data(), value.data());
-    if (rc != 0) throw std::runtime_error(errno_text(rc));
+    if (rc != 0) throw std::runtime_error(maps::error_text(rc));
     reply["value"] = to_hex(value.data(), vs);
   } else if (cmd == "map.update") {
     const std::vector<uint8_t> key = bytes_of(req, "key", ks);
@@ -195,11 +175,11 @@ json handle_map_request(Switch& sw, const std::string& cmd, const json& req) {
       flags = it->get<uint64_t>();
     }
     const long rc = m.host_update(key.data(), value.data(), flags);
-    if (rc != 0) throw std::runtime_error(errno_text(rc));
+    if (rc != 0) throw std::runtime_error(maps::error_text(rc));
   } else if (cmd == "map.delete") {
     const std::vector<uint8_t> key = bytes_of(req, "key", ks);
     const long rc = m.host_delete(key.data());
-    if (rc != 0) throw std::runtime_error(errno_text(rc));
+    if (rc != 0) throw std::runtime_error(maps::error_text(rc));
   } else if (cmd == "map.dump") {
     // One batch (BPF_MAP_LOOKUP_BATCH): the client repeats with the cursor
     // it gets until "done".
@@ -220,7 +200,7 @@ json handle_map_request(Switch& sw, const std::string& cmd, const json& req) {
     uint32_t count = static_cast<uint32_t>(max);
     const long rc = m.host_lookup_batch(have_cursor ? cursor.data() : nullptr, out_cursor.data(),
                                         keys.data(), values.data(), &count);
-    if (rc != 0 && rc != maps::kENOENT) throw std::runtime_error(errno_text(rc));
+    if (rc != 0 && rc != maps::kENOENT) throw std::runtime_error(maps::error_text(rc));
     reply["count"] = count;
     reply["keys"] = to_hex(keys.data(), static_cast<size_t>(count) * ks);
     reply["values"] = to_hex(values.data(), static_cast<size_t>(count) * vs);

@@ -22,9 +22,4 @@ namespace skbpf::dataplane {
 nlohmann::ordered_json handle_map_request(Switch& sw, const std::string& cmd,
                                           const nlohmann::ordered_json& req);
 
-// Hex text of bytes (two lower-case digits per byte, no separators), and
-// back; from_hex throws std::invalid_argument naming `what`.
-std::string to_hex(const uint8_t* p, size_t n);
-std::vector<uint8_t> from_hex(const std::string& s, const char* what);
-
 }  // namespace skbpf::dataplane

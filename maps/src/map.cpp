@@ -120,6 +120,29 @@ std::unique_ptr<Map> create_map(const MapDef& def, const CreateOptions& options)
                   def.name, def.type));
 }
 
+std::string error_text(long rc) {
+  switch (rc) {
+    case kENOENT:
+      return "no such element (ENOENT)";
+    case kE2BIG:
+      return "map is full (E2BIG)";
+    case kEEXIST:
+      return "element exists (EEXIST)";
+    case kEINVAL:
+      return "invalid argument (EINVAL)";
+    case kENOMEM:
+      return "out of elements (ENOMEM)";
+    case kEBUSY:
+      return "busy (EBUSY)";
+    case kENOTSUPP:
+      return "not supported by this map type (ENOTSUPP)";
+    case kEBADF:
+      return "no such inner map (EBADF)";
+    default:
+      return fmt::format("error {}", rc);
+  }
+}
+
 bool map_type_pinnable(uint32_t type) {
   return type == BPF_MAP_TYPE_HASH || type == BPF_MAP_TYPE_PERCPU_HASH ||
          type == BPF_MAP_TYPE_LRU_HASH || type == BPF_MAP_TYPE_LRU_PERCPU_HASH ||

@@ -43,6 +43,11 @@ std::vector<std::string> pin_dir_candidates(const std::string& instance);
 // may write. Throws std::runtime_error naming the path.
 void make_private_dir(const std::string& dir);
 
+// Keys and values travel as hex text (two lower-case digits per byte, no
+// separators); from_hex throws std::invalid_argument naming `what`.
+std::string to_hex(const uint8_t* p, size_t n);
+std::vector<uint8_t> from_hex(const std::string& s, const char* what);
+
 class ControlServer {
  public:
   // Binds DIR/control.sock (DIR created 0700, the socket 0600). A socket

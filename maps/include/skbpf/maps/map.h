@@ -166,6 +166,10 @@ inline uint32_t round_up8(uint32_t n) {
   return (n + 7) & ~7u;
 }
 
+// A map error for people: "no such element (ENOENT)", "map is full
+// (E2BIG)", ... ("error N" for others).
+std::string error_text(long rc);
+
 // ---- program side: iteration (bpf_for_each_map_elem; src/for_each.cpp) ----
 // Calls fn(key, value, user) for each element of `map` until fn returns
 // true. `value` is the element's storage in the map (this lcore's slot for
