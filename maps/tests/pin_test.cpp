@@ -326,7 +326,10 @@ TEST_F(PinTest, LruKeepsElementsAcrossReopenAndStillEvicts) {
     EXPECT_EQ(v, k + 100);
   }
   // 200 more keys into 64 slots: older ones are evicted, the map stays full.
-  for (uint32_t k = 1000; k < 1200; ++k) ASSERT_EQ(m.map->host_update(&k, &k, BPF_ANY), 0);
+  for (uint32_t k = 1000; k < 1200; ++k) {
+    const uint64_t v = k;  // the map's values are 8 bytes
+    ASSERT_EQ(m.map->host_update(&k, &v, BPF_ANY), 0);
+  }
   const auto s = detail::hash_pool_stats(*m.map);
   EXPECT_LE(s.live, 64u);
   EXPECT_EQ(s.live + s.free + s.debt, s.max_entries);
