@@ -6,7 +6,6 @@
 // keys and values typed from the map's BTF when it has one.
 // Exit codes: 0 ok, 1 the operation failed (no such element, map full...),
 // 2 bad usage, no such map, or an unreadable file.
-#include <dirent.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
 

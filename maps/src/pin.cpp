@@ -147,6 +147,19 @@ PinInfo info_from(const PinHeader& h, int fd, const std::string& path) {
   return info;
 }
 
+// The arena part of the pinned file `fd`, mapped through a duplicate of the
+// descriptor (the arena owns and closes its copy; the flock is shared).
+Arena map_arena(int fd, uint64_t offset, uint64_t size, const std::string& path) {
+  const int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (dup_fd < 0) fail_errno(path, "dup");
+  try {
+    return Arena::shared_file(dup_fd, offset, size);
+  } catch (const std::exception& e) {
+    close(dup_fd);
+    fail(path, e.what());
+  }
+}
+
 // The arena of a file being built: sized and described when the map's
 // constructor says how large its arena is.
 class NewFileSource final : public ArenaSource {
@@ -166,14 +179,7 @@ class NewFileSource final : public ArenaSource {
     }
     if (!btf_.empty()) pwrite_all(fd_, btf_.data(), btf_.size(), header_.btf_offset, path_);
     pwrite_all(fd_, &header_, sizeof header_, 0, path_);
-    const int dup_fd = fcntl(fd_, F_DUPFD_CLOEXEC, 0);
-    if (dup_fd < 0) fail_errno(path_, "dup");
-    try {
-      return Arena::shared_file(dup_fd, header_.arena_offset, header_.arena_size);
-    } catch (const std::exception& e) {
-      close(dup_fd);
-      fail(path_, e.what());
-    }
+    return map_arena(fd_, header_.arena_offset, header_.arena_size, path_);
   }
   bool existing() const override { return false; }
 
@@ -196,14 +202,7 @@ class ExistingFileSource final : public ArenaSource {
                               "another skbpf version?)",
                               size, h_.arena_size));
     }
-    const int dup_fd = fcntl(fd_, F_DUPFD_CLOEXEC, 0);
-    if (dup_fd < 0) fail_errno(path_, "dup");
-    try {
-      return Arena::shared_file(dup_fd, h_.arena_offset, h_.arena_size);
-    } catch (const std::exception& e) {
-      close(dup_fd);
-      fail(path_, e.what());
-    }
+    return map_arena(fd_, h_.arena_offset, h_.arena_size, path_);
   }
   bool existing() const override { return true; }
 
