@@ -24,5 +24,7 @@ void add_bench_command(CLI::App& app);
 void add_control_commands(CLI::App& app);
 // map list/show/dump/lookup/update/delete/pin (cmd_map.cpp).
 void add_map_commands(CLI::App& app);
+// filter-compile (cmd_filter.cpp).
+void add_filter_command(CLI::App& app);
 
 }  // namespace skbpf::tools

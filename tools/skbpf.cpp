@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   skbpf::tools::add_bench_command(app);
   skbpf::tools::add_control_commands(app);
   skbpf::tools::add_map_commands(app);
+  skbpf::tools::add_filter_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -56,10 +56,15 @@ const char* engine_name(EngineKind kind) {
 
 std::unique_ptr<ProgramSet> ProgramSet::load(const std::string& path,
                                              const ProgramSetOptions& options) {
+  return load_object(vm::load_elf_object(path), path, options);  // ElfError names the file
+}
+
+std::unique_ptr<ProgramSet> ProgramSet::load_object(vm::ElfObject object, const std::string& path,
+                                                    const ProgramSetOptions& options) {
   std::unique_ptr<ProgramSet> set(new ProgramSet());
   set->options_ = options;
   set->path_ = path;
-  set->object_ = vm::load_elf_object(path);  // ElfError names the file
+  set->object_ = std::move(object);
   maps::CreateOptions create;
   create.nr_lcores = options.nr_lcores;
   try {

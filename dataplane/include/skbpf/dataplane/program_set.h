@@ -65,6 +65,10 @@ class ProgramSet {
   // LoadError, map creation errors), with nothing left half-installed.
   static std::unique_ptr<ProgramSet> load(const std::string& path,
                                           const ProgramSetOptions& options);
+  // The same for an object already in memory (a converted classic filter);
+  // `label` stands for the path in messages.
+  static std::unique_ptr<ProgramSet> load_object(vm::ElfObject object, const std::string& label,
+                                                 const ProgramSetOptions& options);
   ~ProgramSet();
   ProgramSet(const ProgramSet&) = delete;
   ProgramSet& operator=(const ProgramSet&) = delete;
