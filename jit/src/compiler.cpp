@@ -67,11 +67,17 @@ void Compiler::compile() {
     const uint8_t cls = op::cls(in.code), mode = op::mode(in.code);
     if (has_callbacks_ || in.code == op::kCallxCode ||
         (in.code == op::kCallCode &&
-         (in.src == op::kPseudoCall || in.imm == vm::kTailCallHelperId)) ||
-        (cls == op::kLd && (mode == op::kAbs || mode == op::kInd))) {
+         (in.src == op::kPseudoCall || in.imm == vm::kTailCallHelperId))) {
       lean_ = false;
     }
+    if (cls == op::kLd && (mode == op::kAbs || mode == op::kInd)) has_packet_loads_ = true;
   }
+  // A failed packet load ends the run from wherever it is; with one
+  // function that is the main frame, so a plain return does it. Classic
+  // filters (socket filters, tcpdump expressions) are such programs, and
+  // the trampoline and run context would cost them more than they run.
+  if (has_packet_loads_ && subprogs_.size() > 1) lean_ = false;
+  lean_load_abort_ = a_.newLabel();
 
   Label start = a_.newLabel();
   a_.bind(start);
@@ -155,6 +161,14 @@ void Compiler::compile() {
   start = a_.newLabel();
   a_.bind(start);
   for (auto& f : out_of_line_) f();
+  if (lean_ && has_packet_loads_) {
+    // From emit_packet_load_call: its 48 bytes of saved registers and
+    // buffer, then the main function's own epilogue.
+    a_.bind(lean_load_abort_);
+    a_.add(x86::rsp, 48);
+    a_.xor_(x86::eax, x86::eax);
+    emit_epilogue();
+  }
   a_.bind(abort_);
   a_.mov(x86::rsp, ctx_field(offsetof(RunCtx, saved_rsp), 8));
   a_.xor_(x86::eax, x86::eax);

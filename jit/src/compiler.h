@@ -172,7 +172,8 @@ class Compiler {
   Label main_entry() const { return fn_entry_[0]; }
   Label callback_trampoline() const { return cb_tramp_; }
   // A program that needs no run context (no bpf-to-bpf calls, tail calls,
-  // callx, LD_ABS/LD_IND or callbacks: nothing can abort or count) is
+  // callx or callbacks: nothing can abort or count, and an LD_ABS/LD_IND
+  // that finds no bytes returns 0 from the only frame there is) is
   // entered directly at lean_entry() as uint64_t(r1, r2), with no
   // trampoline and no RunCtx. Its frame is the usual one, so it can still
   // be a tail call's target.
@@ -243,6 +244,8 @@ class Compiler {
   std::vector<Label> labels_;    // each instruction, past any prologue
   std::vector<Label> fn_entry_;  // each instruction that starts a function: its prologue
   Label abort_;                  // r0 = 0, unwind to the trampoline
+  Label lean_load_abort_;        // lean: a packet load found no bytes: r0 = 0, return
+  bool has_packet_loads_ = false;
   Label tramp_done_;
   Label cb_tramp_;
   bool has_callbacks_ = false;  // loads function pointers: helper calls publish the site

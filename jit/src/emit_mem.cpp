@@ -182,6 +182,35 @@ void Compiler::emit_packet_load(size_t i, const Insn& in) {
     return;
   }
   Label slow = a_.newLabel(), done = a_.newLabel();
+  if (op::mode(in.code) == op::kAbs && in.imm >= 0 && in.imm <= INT32_MAX - 8 &&
+      !env_.blind_constants) {
+    // A constant offset (most classic loads): in bounds when
+    // data_end - data >= offset + size; no offset register.
+    a_.mov(q(kTmp2), x86::qword_ptr(x86::rbx, runtime_.packet_data_offset));
+    a_.mov(q(kTmp1), x86::qword_ptr(x86::rbx, runtime_.packet_data_end_offset));
+    a_.sub(q(kTmp1), q(kTmp2));
+    a_.cmp(q(kTmp1), static_cast<int32_t>(in.imm + size));
+    a_.jl(slow);
+    switch (size) {
+      case 1:
+        a_.movzx(x86::eax, x86::byte_ptr(q(kTmp2), in.imm));
+        break;
+      case 2:
+        a_.movzx(x86::eax, x86::word_ptr(q(kTmp2), in.imm));
+        a_.rol(x86::ax, 8);
+        break;
+      default:
+        a_.mov(x86::eax, x86::dword_ptr(q(kTmp2), in.imm));
+        a_.bswap(x86::eax);
+    }
+    a_.bind(done);
+    out_of_line_.push_back([this, slow, done, i, in] {
+      a_.bind(slow);
+      emit_packet_load_call(i, in);
+      a_.jmp(done);
+    });
+    return;
+  }
   emit_packet_offset(in);
   a_.test(d(kTmp3), d(kTmp3));
   a_.js(slow);  // SKF_* offsets and offsets past 2 GB
@@ -246,7 +275,7 @@ void Compiler::emit_packet_load_call(size_t, const Insn& in) {
   a_.mov(q(kTmp3), reinterpret_cast<uint64_t>(runtime_.packet_load));
   a_.call(q(kTmp3));
   a_.test(x86::rax, x86::rax);
-  a_.jz(abort_);  // r0 = 0; the abort path resets rsp
+  a_.jz(lean_ ? lean_load_abort_ : abort_);  // r0 = 0; the abort paths reset rsp
   switch (size) {
     case 1:
       a_.movzx(x86::eax, x86::byte_ptr(x86::rax));
