@@ -187,8 +187,14 @@ void check_classic(std::span<const CbpfInsn> prog, const std::string& source) {
         break;
       case BPF_JMP | BPF_JA:
         if (f.k >= n - pc - 1) {
+          // libpcap's protochain loops backwards; classic BPF as the kernel
+          // takes it only jumps forward.
           refuse(source, pc,
-                 fmt::format("jump by {} leaves the program ({} instructions)", f.k, n));
+                 static_cast<int32_t>(f.k) < 0
+                     ? fmt::format("backward jump by {} (classic jumps go forward only; "
+                                   "libpcap emits one for 'protochain')",
+                                   static_cast<int32_t>(f.k))
+                     : fmt::format("jump by {} leaves the program ({} instructions)", f.k, n));
         }
         break;
       case BPF_LD | BPF_W | BPF_ABS:

@@ -127,6 +127,7 @@ std::vector<CbpfInsn> parse_decimal(const std::string& text, const std::string& 
   for (size_t i = 1; i < fields.size(); ++i) {
     const char* q = fields[i].c_str();
     prog.push_back(four_numbers(q, where(i), ' '));
+    while (*q == ' ' || *q == '\t') ++q;
     if (*q != '\0')
       throw FilterError(fmt::format("{}: unexpected '{}' after the fourth number", where(i), q));
   }
