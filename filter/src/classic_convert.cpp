@@ -14,6 +14,7 @@
 #include <linux/bpf.h>
 #include <linux/filter.h>
 
+#include <algorithm>
 #include <cstddef>
 
 #include <fmt/format.h>
@@ -266,10 +267,28 @@ std::vector<vm::Insn> convert_classic(std::span<const CbpfInsn> prog) {
   c.out.push_back(alu32_imm(op::kMov, kA, 0));
   c.out.push_back(alu32_imm(op::kMov, kX, 0));
   c.out.push_back(mov64_reg(kCtx, kArg1));
+  // Classic programs may hold instructions no path reaches (the kernel's
+  // classic checker allows them); eBPF's verifier refuses them, so they
+  // are left out. Classic jumps go forward only: one pass finds them.
+  std::vector<uint8_t> reached(prog.size() + 1, 0);
+  reached[0] = 1;
+  for (size_t i = 0; i < prog.size(); ++i) {
+    if (!reached[i]) continue;
+    const CbpfInsn& f = prog[i];
+    if (BPF_CLASS(f.code) == BPF_RET) continue;
+    if (f.code == (BPF_JMP | BPF_JA)) {
+      reached[std::min<size_t>(i + 1 + f.k, prog.size())] = 1;
+    } else if (BPF_CLASS(f.code) == BPF_JMP) {
+      reached[std::min<size_t>(i + 1 + f.jt, prog.size())] = 1;
+      reached[std::min<size_t>(i + 1 + f.jf, prog.size())] = 1;
+    } else {
+      reached[i + 1] = 1;
+    }
+  }
   c.start.resize(prog.size() + 1);
   for (size_t i = 0; i < prog.size(); ++i) {
     c.start[i] = static_cast<uint32_t>(c.out.size());
-    c.convert_one(i, prog[i]);
+    if (reached[i]) c.convert_one(i, prog[i]);
   }
   c.start[prog.size()] = static_cast<uint32_t>(c.out.size());
   for (const Converter::Fixup& f : c.fixups) {
