@@ -48,7 +48,7 @@ void Reader::claim(const Val& name_val, const std::string& name, const Val& ifin
 PortConfig Reader::port(const Val& v) {
   Obj o = object(v,
                  {"name", "ifindex", "device", "rx_queues", "tx_queues", "rx_desc", "tx_desc",
-                  "mtu", "mac", "promiscuous", "next_hop"},
+                  "mtu", "mac", "promiscuous", "next_hop", "taps"},
                  "a port");
   PortConfig p;
   p.where = where(v);
@@ -75,8 +75,93 @@ PortConfig Reader::port(const Val& v) {
   }
   if (const Val* x = o.get("promiscuous")) p.promiscuous = boolean(*x);
   p.next_hop = next_hop(o);
+  if (const Val* x = o.get("taps")) {
+    for (const Val& tv : sequence(*x, "a sequence of taps")) p.taps.push_back(tap(tv));
+  }
   claim(name_val, p.name, ifindex_val, p.ifindex, false);
   return p;
+}
+
+// The filter as parse_filter_spec (dataplane/filter_program.h) will read
+// it, with its file made absolute here, where the configuration's
+// directory is known: "cbpf:FILE" always; "OBJ:NAME" when OBJ, resolved,
+// is an existing file (the same test parse_filter_spec makes, so an
+// expression with IPv6 or MAC addresses is never taken for an object).
+std::string Reader::tap_filter(const Val& v) const {
+  const std::string expected = "a tcpdump expression, cbpf:FILE or OBJ:NAME";
+  std::string s = text(v, expected);
+  auto absolute = [&](const std::string& file) {
+    fs::path p(file);
+    if (p.is_relative()) p = base_ / p;
+    return p.lexically_normal().string();
+  };
+  if (s.rfind("cbpf:", 0) == 0) {
+    if (s.size() == 5) fail_at(v, "cbpf: without a file", "cbpf:FILE (a classic program)");
+    return "cbpf:" + absolute(s.substr(5));
+  }
+  const size_t colon = s.rfind(':');
+  if (colon != std::string::npos && colon > 0 && colon + 1 < s.size() &&
+      s.find(' ') == std::string::npos) {
+    const std::string obj = absolute(s.substr(0, colon));
+    std::error_code ec;
+    if (fs::is_regular_file(obj, ec)) return obj + s.substr(colon);
+  }
+  return s;
+}
+
+TapConfig Reader::tap(const Val& v) const {
+  Obj o = object(v, {"filter", "hook", "to", "pcap", "snaplen"}, "a tap");
+  TapConfig t;
+  t.where = where(v);
+  const Val& fv = need(o, "filter", "a tcpdump expression, cbpf:FILE or OBJ:NAME");
+  t.filter = tap_filter(fv);
+  t.filter_where = where(fv);
+  if (const Val* x = o.get("hook")) {
+    std::string h = scalar(*x, "ingress or egress");
+    if (h == "egress") {
+      t.hook = TapConfig::Hook::kEgress;
+    } else if (h != "ingress") {
+      fail_at(*x, describe(x->node) + " is not a hook", "ingress or egress");
+    }
+  }
+  const Val* to = o.get("to");
+  const Val* pcap = o.get("pcap");
+  if ((to == nullptr) == (pcap == nullptr)) {
+    fail(where(v.mark, child(v.path, to ? "pcap" : "to")), to ? "both to and pcap" : "no target",
+         "either to (a port name) or pcap (a file path)");
+  }
+  if (to) t.to = scalar(*to, "a port name");  // checked once every port is known
+  if (pcap) t.pcap = file_path(*pcap);
+  t.target_where = where(to ? *to : *pcap);
+  if (const Val* x = o.get("snaplen")) t.snaplen = static_cast<uint32_t>(integer(*x, 1, 262144));
+  return t;
+}
+
+// Mirror targets are ports (ethdevs): a copy is sent as it is, by no chain.
+// Two taps writing one capture would interleave records: each file once.
+void Reader::check_taps(const SwitchConfig& cfg) const {
+  std::map<std::string, Location> pcap_at;
+  for (const PortConfig& p : cfg.ports) {
+    for (const TapConfig& t : p.taps) {
+      if (!t.to.empty()) {
+        auto it = names_.find(t.to);
+        const Location& at = t.target_where;
+        if (it == names_.end())
+          fail(at, "no port named \"" + t.to + "\"", "a port: one of " + known_names(true));
+        if (it->second.tunnel)
+          fail(at, "\"" + t.to + "\" is a tunnel", "a port: one of " + known_names(true));
+      } else {
+        const Location& at = t.target_where;
+        if (auto it = pcap_at.find(t.pcap); it != pcap_at.end()) {
+          fail(at,
+               "capture " + t.pcap + " is already written by " + it->second.key + " (at " +
+                   line_col(it->second) + ")",
+               "a file per tap");
+        }
+        pcap_at.emplace(t.pcap, at);
+      }
+    }
+  }
 }
 
 TunnelConfig Reader::tunnel(const Val& v) {
@@ -366,6 +451,7 @@ SwitchConfig Reader::read(const YAML::Node& root) {
     for (const Val& v : sequence(*x, "a sequence of tunnels")) cfg.tunnels.push_back(tunnel(v));
   }
   for (const PortConfig& p : cfg.ports) check_next_hop(p.next_hop);
+  check_taps(cfg);
   for (const TunnelConfig& t : cfg.tunnels) check_next_hop(t.next_hop);
 
   if (const Val* x = o.get("programs")) {

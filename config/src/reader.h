@@ -109,6 +109,9 @@ class Reader {
   void claim(const Val& name_val, const std::string& name, const Val& ifindex_val, uint32_t ifindex,
              bool tunnel);
   PortConfig port(const Val& v);
+  TapConfig tap(const Val& v) const;
+  std::string tap_filter(const Val& v) const;
+  void check_taps(const SwitchConfig& cfg) const;
   TunnelConfig tunnel(const Val& v);
   void check_next_hop(const NextHop& hop) const;
   HookChains hooks(const Val& v);

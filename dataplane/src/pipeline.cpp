@@ -4,6 +4,8 @@
 // redirects, and the collect_md tunnel drivers (tunnel.h).
 #include "skbpf/dataplane/pipeline.h"
 
+#include "skbpf/dataplane/tap.h"
+
 #include <linux/bpf.h>
 #include <rte_cycles.h>
 #include <rte_malloc.h>
@@ -149,7 +151,37 @@ void Lcore::receive(uint16_t port, rte_mbuf* m, uint16_t queue) {
   PortStats& ps = stats_.ports[port];
   ps.rx_packets.add(1);
   ps.rx_bytes.add(m->pkt_len);
-  handle_rx(*pl_.ports[port], m, queue);
+  const Port& p = *pl_.ports[port];
+  if (unlikely(p.taps[kIngress] != nullptr)) ingress_taps(p, &m, 1, queue);
+  handle_rx(p, m, queue);
+}
+
+void Lcore::ingress_taps(const Port& p, rte_mbuf** pkts, uint16_t n, uint16_t queue) {
+  // The taps see the packet as the kernel's do after eth_type_trans
+  // (protocol, pkt_type, ifindex set); the receive path prepares it again
+  // afterwards, so nothing a filter wrote of the context (cb[]) reaches the
+  // chain.
+  rte_mbuf* seen[512];
+  uint16_t k = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    if (pkts[i]->pkt_len < 14) continue;
+    prepare_rx(p, pkts[i], queue);
+    seen[k++] = pkts[i];
+  }
+  run_taps(*p.taps[kIngress], seen, k, slot_, &Lcore::tap_send, this);
+}
+
+void Lcore::tap_send(void* self, uint16_t port, rte_mbuf* copy) {
+  // A mirror's copy leaves by the target port as it is (no chain runs on
+  // it, as for a packet socket's mirror); a full queue counts as the
+  // target's tx_full drop (tx_unsent).
+  auto* lc = static_cast<Lcore*>(self);
+  PortStats& ps = lc->stats_.ports[port];
+  ps.tx_packets.add(1);
+  ps.tx_bytes.add(copy->pkt_len);
+  if (lc->tx_sink_ != nullptr) return lc->tx_sink_(lc->tx_user_, port, copy);
+  rte_eth_tx_buffer(lc->pl_.ports[port]->eth_port, lc->txq_, lc->tx_[port].buf, copy);
+  lc->dirty_ |= 1ull << port;
 }
 
 void Lcore::handle_rx(const Port& p, rte_mbuf* m, uint16_t queue) {
@@ -216,13 +248,14 @@ uint16_t Lcore::poll(uint16_t port, uint16_t queue, uint16_t burst) {
   PortStats& ps = stats_.ports[port];
   ps.rx_packets.add(n);
   ps.rx_bytes.add(bytes);
+  if (unlikely(p.taps[kIngress] != nullptr)) ingress_taps(p, pkts, n, queue);
   // Program timing (prog_stats.h): decided once per burst.
   timed_ = prog_stats_enabled();
   // The common shape (at most one direct-action filter on the ingress and
   // on the next hop's egress, no tunnel on this port) runs flattened.
   const Port* out = p.next_hop >= 0 ? pl_.ports[p.next_hop].get() : nullptr;
   if (out != nullptr && out->kind == Port::Kind::kEthdev && p.tunnels.empty() &&
-      tx_sink_ == nullptr && tracer_ == nullptr) {
+      tx_sink_ == nullptr && tracer_ == nullptr && out->taps[kEgress] == nullptr) {
     const Filter* fin = nullptr;
     const Filter* fout = nullptr;
     if (simple_chain(p.chain[kIngress].load(std::memory_order_acquire), &fin) &&
@@ -552,6 +585,9 @@ void Lcore::xmit(const Port& p, rte_mbuf* m, uint32_t depth) {
     tag[3] = static_cast<uint8_t>(md->vlan_tci);
     md->vlan_present = 0;
   }
+  // Egress taps: the frame as the device gets it.
+  if (unlikely(p.taps[kEgress] != nullptr))
+    run_taps(*p.taps[kEgress], &m, 1, slot_, &Lcore::tap_send, this);
   ps.tx_packets.add(1);
   ps.tx_bytes.add(m->pkt_len);
   if (tx_sink_ != nullptr) return tx_sink_(tx_user_, p.index, m);

@@ -446,6 +446,7 @@ ReplayResult Replay::run() {
     throw;
   }
   for (uint16_t p : im.out_ports) im.writers[p]->commit();
+  sw_->finish_taps();  // the configuration's capture taps, complete
   for (uint16_t p : im.out_ports) {
     result.outputs.push_back(
         {sw_->pipeline().ports[p]->name, im.writers[p]->path(), im.writers[p]->frames()});

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "skbpf/dataplane/switch.h"
+#include "skbpf/dataplane/tap.h"
 
 namespace skbpf::dataplane {
 namespace {
@@ -38,6 +39,44 @@ std::string hook_text(const HookStats& h) {
   return v.empty() ? s : s + " (" + v + ")";
 }
 
+nlohmann::ordered_json taps_json(const Taps* taps, uint16_t port) {
+  nlohmann::ordered_json a = nlohmann::ordered_json::array();
+  if (taps == nullptr) return a;
+  for (const Tap* t : taps->of_port(port)) {
+    const TapTotals n = t->totals();
+    nlohmann::ordered_json o;
+    o["filter"] = t->filter_text;
+    o["hook"] = t->hook == kIngress ? "ingress" : "egress";
+    if (t->to >= 0) {
+      o["to"] = t->source.to;
+    } else {
+      o["pcap"] = t->source.pcap;
+    }
+    o["snaplen"] = t->snaplen;
+    o["seen"] = n.seen;
+    o["matched"] = n.matched;
+    o["bytes"] = n.bytes;
+    o["dropped"] = n.dropped;
+    if (t->to < 0) o["written"] = n.written;
+    a.push_back(o);
+  }
+  return a;
+}
+
+std::string taps_text(const Taps* taps, uint16_t port) {
+  std::string s;
+  if (taps == nullptr) return s;
+  for (const Tap* t : taps->of_port(port)) {
+    const TapTotals n = t->totals();
+    s += fmt::format("  tap {} `{}` -> {}: seen {}, matched {}, {} bytes kept, dropped {}",
+                     t->hook == kIngress ? "ingress" : "egress", t->filter_text, t->target, n.seen,
+                     n.matched, n.bytes, n.dropped);
+    if (t->to < 0) s += fmt::format(", written {}", n.written);
+    s += "\n";
+  }
+  return s;
+}
+
 }  // namespace
 
 std::string Switch::report_json(double seconds, bool with_lcores) const {
@@ -67,6 +106,7 @@ std::string Switch::report_json(double seconds, bool with_lcores) const {
     o["drops"] = d;
     o["redirects"] = t.redirects.get();
     o["clones"] = t.clones.get();
+    if (nlohmann::ordered_json tj = taps_json(taps_.get(), p->index); !tj.empty()) o["taps"] = tj;
     if (p->kind == Port::Kind::kTunnel) {
       o["encaps"] = t.encaps.get();
       o["decaps"] = t.decaps.get();
@@ -117,6 +157,7 @@ std::string Switch::report_text(double seconds, bool with_lcores) const {
     s += "  drops:   " + (d.empty() ? std::string("none") : d) + "\n";
     if (t.redirects.get() || t.clones.get())
       s += fmt::format("  redirects {}, clones {}\n", t.redirects.get(), t.clones.get());
+    s += taps_text(taps_.get(), p->index);
     if (p->kind == Port::Kind::kTunnel)
       s += fmt::format("  encapsulated {}, decapsulated {}\n", t.encaps.get(), t.decaps.get());
   }

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "skbpf/dataplane/map_init.h"
+#include "skbpf/dataplane/tap.h"
 #include "skbpf/maps/lcore.h"
 #include "skbpf/maps/reclaim.h"
 #include "skbpf/skb/skb.h"
@@ -239,6 +240,21 @@ Switch::Switch(const config::SwitchConfig& cfg, const SwitchMode& mode) : cfg_(c
       }
     }
 
+    bool any_tap = false;
+    for (const config::PortConfig& pc : cfg.ports) any_tap = any_tap || !pc.taps.empty();
+    if (any_tap) {
+      ProgramSetOptions opt;
+      opt.engine = engine_of(cfg_.options.engine);
+      opt.nr_lcores = static_cast<uint32_t>(std::max<size_t>(plans_.size(), 1));
+      std::vector<std::string> names;
+      for (const auto& p : pipeline_.ports) names.push_back(p->name);
+      taps_ = std::make_unique<Taps>(cfg, names, opt, opt.nr_lcores);
+      for (auto& p : pipeline_.ports) {
+        p->taps[kIngress] = taps_->list(p->index, kIngress);
+        p->taps[kEgress] = taps_->list(p->index, kEgress);
+      }
+    }
+
     for (const WorkerPlan& w : plans_) {
       stats_.push_back(std::make_unique<LcoreStats>());
       lcores_.push_back(std::make_unique<Lcore>(pipeline_, *stats_.back(), w.slot,
@@ -246,6 +262,7 @@ Switch::Switch(const config::SwitchConfig& cfg, const SwitchMode& mode) : cfg_(c
     }
   } catch (...) {
     lcores_.clear();
+    taps_.reset();
     for (uint16_t id : started_ports_) {
       rte_eth_dev_stop(id);
       if (std::find(borrowed_ports_.begin(), borrowed_ports_.end(), id) == borrowed_ports_.end())
@@ -265,6 +282,7 @@ Switch::~Switch() {
     wait();
   }
   lcores_.clear();  // flushes
+  finish_taps();    // after the last packet: the captures complete
   for (auto& p : pipeline_.ports) {
     p->chain[kIngress].store(nullptr);
     p->chain[kEgress].store(nullptr);
@@ -289,6 +307,9 @@ Switch::~Switch() {
       rte_eth_dev_close(id);
     }
   }
+  // The taps' pool, once no device queue can hold a mirrored copy.
+  for (auto& p : pipeline_.ports) p->taps[kIngress] = p->taps[kEgress] = nullptr;
+  taps_.reset();
   objects_.clear();
   if (pool_ != nullptr) rte_mempool_free(pool_);
 }
@@ -582,6 +603,11 @@ void Switch::wait() {
     if (w.lcore != rte_get_main_lcore()) rte_eal_wait_lcore(w.lcore);
   }
   started_ = false;
+  finish_taps();
+}
+
+void Switch::finish_taps() {
+  if (taps_ != nullptr) taps_->finish();
 }
 
 void Switch::replace_chain(const std::string& port, Hook hook,

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "skbpf/dataplane/switch.h"
+#include "skbpf/dataplane/tap.h"
 
 namespace skbpf::dataplane {
 namespace {
@@ -61,6 +62,22 @@ int cmd_port(const char*, const char* params, rte_tel_data* d) {
     rte_tel_data_add_dict_u64(d, "clones", t.clones.get());
     rte_tel_data_add_dict_u64(d, "encaps", t.encaps.get());
     rte_tel_data_add_dict_u64(d, "decaps", t.decaps.get());
+    if (sw->taps() != nullptr) {
+      // tapN_*: the port's taps in configuration order (names and filters
+      // are in `skbpf stats --json` and the report).
+      size_t i = 0;
+      for (const Tap* tap : sw->taps()->of_port(p->index)) {
+        const TapTotals n = tap->totals();
+        const std::pair<const char*, uint64_t> vals[] = {
+            {"seen", n.seen}, {"matched", n.matched}, {"bytes", n.bytes}, {"dropped", n.dropped}};
+        for (const auto& [what, v] : vals) {
+          char key[64];
+          std::snprintf(key, sizeof(key), "tap%zu_%s", i, what);
+          rte_tel_data_add_dict_u64(d, key, v);
+        }
+        ++i;
+      }
+    }
     return 0;
   }
   return -EINVAL;

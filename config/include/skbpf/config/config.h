@@ -52,6 +52,25 @@ struct NextHop {
   Location where;
 };
 
+// A packet tap on a port (as a packet socket with a filter: tcpdump, or
+// a mirror): a filter that decides how many bytes of each packet to keep,
+// and where the kept copy goes. Taps never change the packet or its way.
+struct TapConfig {
+  enum class Hook { kIngress, kEgress };
+  // What the dataplane's parse_filter_spec reads: a tcpdump expression,
+  // "cbpf:FILE" or "OBJ:NAME", with FILE/OBJ made absolute against the
+  // configuration's directory (an OBJ only when that file exists, as
+  // parse_filter_spec decides, so "host fe80::1" stays an expression).
+  std::string filter;
+  Hook hook = Hook::kIngress;  // ingress: before the tc ingress chain; egress: after egress
+  std::string to;              // mirror: a port name (exactly one of to and pcap)
+  std::string pcap;            // capture: a file path, absolute
+  uint32_t snaplen = 0;        // cap on the bytes kept per packet; 0: none
+  Location where;
+  Location filter_where;  // of its `filter:` value (load errors)
+  Location target_where;  // of its `to:` or `pcap:` value
+};
+
 struct PortConfig {
   std::string name;
   uint32_t ifindex = 0;  // as programs see it (skb->ifindex, bpf_redirect targets); >= 1
@@ -62,6 +81,7 @@ struct PortConfig {
   std::optional<Mac> mac;    // set on the device when given
   bool promiscuous = true;
   NextHop next_hop;          // default: drop
+  std::vector<TapConfig> taps;
   Location where;
 };
 

@@ -26,6 +26,8 @@
 
 namespace skbpf::dataplane {
 
+struct TapList;  // tap.h
+
 struct Neighbour {
   bool v6 = false;
   std::array<uint8_t, 16> ip{};
@@ -43,6 +45,10 @@ struct Port {
   int32_t next_hop = -1;  // port index for packets that pass ingress; -1: drop
   // The chains, replaced live (Switch::replace_chain); nullptr: no filters.
   std::atomic<const HookChain*> chain[2] = {nullptr, nullptr};
+  // Packet taps (tap.h), set before the workers start; nullptr: none.
+  // Ingress taps see a received packet before the ingress chain, egress
+  // taps a packet as it is handed to the device, after the egress chain.
+  const TapList* taps[2] = {nullptr, nullptr};
 
   // kEthdev
   uint16_t eth_port = 0;
@@ -153,6 +159,10 @@ class Lcore {
   // Runs the port's chain for `hook`; returns the verdict (stats counted).
   int32_t run_hook(const Port& p, Hook hook, rte_mbuf* m);
   static int emit_clone(void* self, rte_mbuf* copy, uint32_t ifindex, uint64_t flags);
+  // Ingress taps over a received burst (runts excepted: no driver hands
+  // them up), and the transmit path of a mirror's copy.
+  void ingress_taps(const Port& p, rte_mbuf** pkts, uint16_t n, uint16_t queue);
+  static void tap_send(void* self, uint16_t port, rte_mbuf* copy);
   static void tx_unsent(rte_mbuf** pkts, uint16_t unsent, void* userdata);
 
   Pipeline& pl_;

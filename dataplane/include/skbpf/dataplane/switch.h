@@ -26,6 +26,8 @@ struct rte_mempool;
 
 namespace skbpf::dataplane {
 
+class Taps;
+
 struct EalInfo {
   bool hugepages = false;
   std::string file_prefix;
@@ -134,6 +136,12 @@ class Switch {
   // The objects loaded at start-up, by path.
   std::vector<std::pair<std::string, ProgramSet*>> objects() const;
   rte_mempool* pool() const { return pool_; }
+  // The packet taps (tap.h); nullptr when the configuration has none.
+  const Taps* taps() const { return taps_.get(); }
+  // Once the workers have stopped (wait(), or a replay driver at its end):
+  // the tap captures are drained, flushed and renamed into place, so that
+  // the report's `written` counts are final. Also done by the destructor.
+  void finish_taps();
 
   // Human report (ports, hooks, verdicts, drops, and the lcores unless
   // `lcores` is false) and one JSON object.
@@ -173,6 +181,7 @@ class Switch {
   std::vector<WorkerPlan> plans_;
   std::vector<std::unique_ptr<LcoreStats>> stats_;
   std::vector<std::unique_ptr<Lcore>> lcores_;
+  std::unique_ptr<Taps> taps_;  // after pool_'s creation, freed before it
   std::vector<uint16_t> started_ports_;
   std::vector<uint16_t> borrowed_ports_;  // existed before the switch: only stopped at the end
   std::atomic<bool> stop_{false};
