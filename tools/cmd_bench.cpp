@@ -32,9 +32,11 @@
 
 #include "commands.h"
 #include "skbpf/config/config.h"
+#include "skbpf/dataplane/filter_program.h"
 #include "skbpf/dataplane/map_init.h"
 #include "skbpf/dataplane/program_set.h"
 #include "skbpf/dataplane/switch.h"
+#include "skbpf/dataplane/tap.h"
 #include "skbpf/dataplane/traffic_source.h"
 #include "svg_chart.h"
 
@@ -56,8 +58,21 @@ struct BenchArgs {
   bool json = false;
   bool prog_stats = false;  // time each program run (prog_stats.h), to measure what it costs
   std::string plot;
+  // --tap: each engine is also measured with this ingress tap on every
+  // source port, mirrored to a net_null port ("ENGINE+tap").
+  std::string tap;
   std::vector<std::string> eal;
 };
+
+constexpr std::string_view kTapSuffix = "+tap";
+
+bool with_tap(const std::string& engine) {
+  return engine.size() > kTapSuffix.size() &&
+         engine.compare(engine.size() - kTapSuffix.size(), kTapSuffix.size(), kTapSuffix) == 0;
+}
+std::string base_engine(const std::string& engine) {
+  return with_tap(engine) ? engine.substr(0, engine.size() - kTapSuffix.size()) : engine;
+}
 
 // What one configuration measured, over the window between the snapshots.
 struct LcoreResult {
@@ -80,7 +95,9 @@ struct Result {
   std::optional<double> scaling;       // mpps / the same engine's 1-lcore mpps
   std::optional<double> base_mpps;     // engine none, same lcores
   std::optional<double> ns_over_base;  // ns_per_packet - none's
-  std::string fallback;                // jit: why the interpreter runs instead, or ""
+  std::optional<double> tap_ns;        // +tap: ns_per_packet - the same engine's without
+  uint64_t tap_seen = 0, tap_matched = 0, tap_dropped = 0;
+  std::string fallback;  // jit: why the interpreter runs instead, or ""
 };
 
 struct Snapshot {
@@ -191,8 +208,10 @@ bool per_lcore_ports(const BenchArgs& a) {
   return a.layout == "ports";
 }
 
-config::SwitchConfig make_config(const BenchArgs& a, const std::string& engine, unsigned lcores,
-                                 unsigned seq) {
+config::SwitchConfig make_config(const BenchArgs& a, const std::string& engine_label,
+                                 unsigned lcores, unsigned seq) {
+  const std::string engine = base_engine(engine_label);
+  const bool tap = with_tap(engine_label);
   config::SwitchConfig cfg;
   cfg.file = "skbpf bench";
   cfg.base_dir = std::filesystem::current_path().string();
@@ -212,8 +231,23 @@ config::SwitchConfig make_config(const BenchArgs& a, const std::string& engine, 
     out.name = "out" + sfx;
     out.ifindex = 2 + 2 * k;
     out.device = fmt::format("net_null_bench{}_out{}", seq, sfx);
-    cfg.ports.push_back(in);
-    cfg.ports.push_back(out);
+    if (tap) {
+      config::PortConfig mirror;
+      mirror.name = "tap" + sfx;
+      mirror.ifindex = 1000 + k;
+      mirror.device = fmt::format("net_null_bench{}_tap{}", seq, sfx);
+      config::TapConfig t;
+      t.filter = a.tap;
+      t.to = mirror.name;
+      t.where = t.filter_where = t.target_where = {cfg.file, 0, 0, "--tap"};
+      in.taps.push_back(t);
+      cfg.ports.push_back(in);
+      cfg.ports.push_back(out);
+      cfg.ports.push_back(mirror);
+    } else {
+      cfg.ports.push_back(in);
+      cfg.ports.push_back(out);
+    }
     if (engine != "none") {
       config::FilterConfig f;
       f.object = a.object;
@@ -262,6 +296,7 @@ Snapshot snapshot(const dp::Switch& sw) {
   for (size_t w = 0; w < sw.workers().size(); ++w)
     s.lcore_packets.push_back(sw.lcore_stats(w).packets.get());
   for (const auto& p : sw.pipeline().ports) {
+    if (p->name.rfind("tap", 0) == 0) continue;  // --tap's mirror: counted by the tap
     const dp::PortStats t = sw.port_totals(p->index);
     dp::PortStats& into = p->name.rfind("in", 0) == 0 ? s.in : s.out;
     into.tx_packets.v += t.tx_packets.get();
@@ -294,7 +329,7 @@ Result measure(const BenchArgs& a, dp::TrafficSource& source, const std::string&
   Result r;
   r.engine = engine;
   r.lcores = lcores;
-  if (engine == "jit") {
+  if (base_engine(engine) == "jit") {
     if (dp::ProgramSet* set = sw->object(a.object)) {
       for (const auto& p : set->programs()) {
         if (!p->fallback_reason.empty()) r.fallback = p->fallback_reason;
@@ -346,6 +381,18 @@ Result measure(const BenchArgs& a, dp::TrafficSource& source, const std::string&
   for (int d = 0; d < static_cast<int>(dp::Drop::kCount); ++d)
     r.drops[d] = (s1.in.drops[d].get() + s1.out.drops[d].get()) -
                  (s0.in.drops[d].get() + s0.out.drops[d].get());
+  if (const dp::Taps* taps = sw->taps()) {
+    // Over the whole run, warm-up included (the taps' counters are not
+    // snapshotted): for the share of packets the filter kept.
+    for (const auto& p : sw->pipeline().ports) {
+      for (const dp::Tap* t : taps->of_port(p->index)) {
+        const dp::TapTotals tt = t->totals();
+        r.tap_seen += tt.seen;
+        r.tap_matched += tt.matched;
+        r.tap_dropped += tt.dropped;
+      }
+    }
+  }
   return r;
 }
 
@@ -411,6 +458,13 @@ nlohmann::ordered_json to_json(const BenchArgs& a, const dp::TrafficSource& src,
   j["scaling"] = r.scaling ? nlohmann::ordered_json(*r.scaling) : nullptr;
   j["baseline_mpps"] = r.base_mpps ? nlohmann::ordered_json(*r.base_mpps) : nullptr;
   j["ns_over_baseline"] = r.ns_over_base ? nlohmann::ordered_json(*r.ns_over_base) : nullptr;
+  if (with_tap(r.engine)) {
+    j["tap"] = {{"filter", a.tap},
+                {"ns_per_packet", r.tap_ns ? nlohmann::ordered_json(*r.tap_ns) : nullptr},
+                {"seen", r.tap_seen},
+                {"matched", r.tap_matched},
+                {"dropped", r.tap_dropped}};
+  }
   if (!r.fallback.empty()) j["jit_fallback"] = r.fallback;
   return j;
 }
@@ -472,6 +526,19 @@ void print_text(const BenchArgs& a, const dp::TrafficSource& src,
       fmt::print("  {:<15} the JIT refused the object; ran on the interpreter: {}\n", "",
                  r.fallback);
   }
+  bool tap_header = false;
+  for (const Result& r : results) {
+    if (!with_tap(r.engine)) continue;
+    if (!tap_header) fmt::print("\ntap '{}' mirrored to a net_null port:\n", a.tap);
+    tap_header = true;
+    fmt::print("  {:<15} {} per packet; {} seen, {} kept ({:.1f}%), {} copies dropped\n",
+               fmt::format("{}/{}", r.engine, r.lcores),
+               r.tap_ns ? fmt::format("{:+.2f} ns", *r.tap_ns) : "-", count(r.tap_seen),
+               count(r.tap_matched),
+               100.0 * static_cast<double>(r.tap_matched) /
+                   static_cast<double>(std::max<uint64_t>(r.tap_seen, 1)),
+               count(r.tap_dropped));
+  }
   std::fflush(stdout);
 }
 
@@ -503,7 +570,23 @@ std::string plot_svg(const BenchArgs& a, const dp::TrafficSource& src,
 
 int bench(BenchArgs& a) {
   const std::vector<unsigned> lcores = parse_lcores(a.lcores);
-  const std::vector<std::string> engines = parse_engines(a.engine);
+  std::vector<std::string> engines = parse_engines(a.engine);
+  if (!a.tap.empty()) {
+    // Each engine without, then with the tap: the difference is its cost.
+    std::vector<std::string> both;
+    for (const std::string& e : engines) {
+      both.push_back(e);
+      both.push_back(e + std::string(kTapSuffix));
+    }
+    engines = both;
+    try {
+      dp::ProgramSetOptions check;
+      check.engine = dp::EngineKind::kInterp;
+      dp::load_filter(dp::parse_filter_spec(a.tap), check);
+    } catch (const std::exception& e) {
+      throw ExitError(2, fmt::format("--tap: {}", e.what()));
+    }
+  }
   if (!std::filesystem::exists(a.object))
     throw ExitError(2, fmt::format("{}: no such object file", a.object));
   a.object = std::filesystem::absolute(a.object).string();
@@ -571,6 +654,9 @@ int bench(BenchArgs& a) {
     for (const Result& o : results) {
       if (r.lcores > 1 && o.engine == r.engine && o.lcores == 1 && o.mpps > 0)
         r.scaling = r.mpps / o.mpps;
+      if (with_tap(r.engine) && o.engine == base_engine(r.engine) && o.lcores == r.lcores &&
+          o.packets != 0)
+        r.tap_ns = r.ns_per_packet - o.ns_per_packet;
       if (r.engine != "none" && o.engine == "none" && o.lcores == r.lcores && o.mpps > 0) {
         r.base_mpps = o.mpps;
         r.ns_over_base = r.ns_per_packet - o.ns_per_packet;
@@ -621,6 +707,9 @@ void add_bench_command(CLI::App& app) {
   cmd->add_flag("--json", args->json, "One JSON object per configuration per line");
   cmd->add_flag("--prog-stats", args->prog_stats,
                 "Time every program run as skbpf run --prog-stats does (what it costs)");
+  cmd->add_option("--tap", args->tap,
+                  "Also measure each engine with this ingress tap (tcpdump expression, "
+                  "cbpf:FILE or OBJ:NAME) mirrored to a net_null port; prints its cost per packet");
   cmd->add_option("--plot", args->plot, "Write a bar chart of Mpps per configuration (SVG)");
   cmd->add_option("eal", args->eal, "EAL arguments, after --");
   cmd->callback([args] {

@@ -137,7 +137,9 @@ class Lcore {
   LcoreStats& stats() { return stats_; }
 
  private:
-  void handle_rx(const Port& p, rte_mbuf* m, uint16_t queue);   // receive() without the counters
+  // receive() without the counters; `prepared`: the ingress taps already
+  // set the metadata up.
+  void handle_rx(const Port& p, rte_mbuf* m, uint16_t queue, bool prepared = false);
   void prepare_rx(const Port& p, rte_mbuf* m, uint16_t queue);  // metadata of a received frame
   void ingress(const Port& p, rte_mbuf* m, uint32_t depth);
   void after_ingress(const Port& p, rte_mbuf* m, int32_t verdict, uint32_t depth);
@@ -150,7 +152,7 @@ class Lcore {
   int32_t run_simple(const Filter* f, rte_mbuf* m, uint32_t& runs, uint64_t& cycles);
   template <bool kTimed>
   void burst_simple(const Port& p, const Port& out, const Filter* fin, const Filter* fout,
-                    rte_mbuf** pkts, uint16_t n, uint16_t queue);
+                    rte_mbuf** pkts, uint16_t n, uint16_t queue, bool prepared);
   void egress(const Port& p, rte_mbuf* m, uint32_t depth);
   void xmit(const Port& p, rte_mbuf* m, uint32_t depth);
   void redirect(const Port& from, rte_mbuf* m, uint32_t depth);
