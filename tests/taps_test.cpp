@@ -4,17 +4,23 @@
 // what a mirror sends, truncation to snaplen, ingress taps seeing packets
 // before the chain and egress taps after it, and that the forwarded
 // traffic is the same with and without taps.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
 #include <rte_ring.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli_run.h"
@@ -34,6 +40,7 @@ using Frames = std::vector<std::vector<uint8_t>>;
 
 const std::string kPcaps = SKBPF_PCAPS_DIR;
 const std::string kFw = std::string(SKBPF_PROGS_DIR) + "/fw.o";
+const std::string kTapCb = SKBPF_TAP_CB_OBJ;  // tests/data/tap_cb.c
 
 struct RingPort {
   rte_ring* rx = nullptr;
@@ -114,8 +121,10 @@ class TapsTest : public ::testing::Test {
 
   // r0 -> r1 (r0's ingress: `chain`), r2 a mirror target; `taps0`/`taps1`
   // the taps of r0 and r1 (YAML list items); `fw`: r0's ingress runs
-  // progs/fw.c, dropping one flow.
-  void make(const std::string& taps0, const std::string& taps1, bool fw = false) {
+  // progs/fw.c, dropping one flow; else `ingress0` (YAML list items), if
+  // any, is r0's ingress chain.
+  void make(const std::string& taps0, const std::string& taps1, bool fw = false,
+            const std::string& ingress0 = "") {
     std::string y = "ports:\n";
     const char* hops[] = {"r1", "drop", "drop"};
     const std::string* taps[] = {&taps0, &taps1, nullptr};
@@ -132,6 +141,8 @@ class TapsTest : public ::testing::Test {
       y += "maps:\n  - object: " + kFw +
            "\n    map: blocked\n    entries:\n      - {key: 0a0000010a00000204d2005006000000, "
            "value: \"01\"}\n";
+    } else if (!ingress0.empty()) {
+      y += "programs:\n  r0:\n    ingress:\n" + ingress0;
     }
     y += "options:\n  mbufs: 4095\n";
     sw_ = std::make_unique<Switch>(config::parse(y, "taps_test.yaml", dir_));
@@ -213,6 +224,30 @@ TEST_F(TapsTest, IngressBeforeChainEgressAfter) {
   ASSERT_FALSE(forwarded.empty());
   EXPECT_EQ(read_frames(path("in.pcap")), expected("ip or ip6", in));
   EXPECT_EQ(read_frames(path("out.pcap")), expected("ip or ip6", forwarded));
+}
+
+// A tap filter may write cb[], and it is the packet's metadata: the
+// receive path clears it again before the ingress chain, which must not see
+// what the filter wrote. tap_cb_write sets cb[0] in every packet (and keeps
+// it whole), cb_zero drops a packet whose cb[0] is set: every frame must be
+// forwarded. Both receive paths: the flattened burst (one ingress filter,
+// nothing on the next hop) and the general one (an egress tap on r1).
+TEST_F(TapsTest, FilterCbWritesDoNotReachTheChain) {
+  const Frames in = input_frames("mixed.pcap");
+  for (const std::string taps1 : {"", "      - {filter: \"ip\", hook: egress, pcap: out.pcap}\n"}) {
+    SCOPED_TRACE(taps1.empty() ? "flattened burst" : "general path");
+    sw_.reset();
+    make("      - {filter: \"" + kTapCb + ":tap_cb_write\", pcap: cb.pcap}\n", taps1, false,
+         "      - {object: " + kTapCb + ", program: cb_zero}\n");
+    run(in);
+    const Frames out = drain_tx(1);
+    EXPECT_EQ(out.size(), in.size()) << "the chain saw the tap filter's cb[] writes";
+    if (out.size() == in.size()) {
+      EXPECT_EQ(out, in);
+    }
+    // The filter ran on (and so wrote cb[0] of) every packet.
+    EXPECT_EQ(read_frames(path("cb.pcap")), in);
+  }
 }
 
 // A filter that does not compile names the configuration line and key.
@@ -301,6 +336,81 @@ TEST_F(TapsTest, RunWritesTheCapture) {
   EXPECT_NE(r.out.find("\"written\":" + std::to_string(web.size())), std::string::npos) << r.out;
   for (const auto& e : fs::directory_iterator(dir_))
     EXPECT_EQ(e.path().string().find(".tmp"), std::string::npos) << e.path();
+}
+
+// `skbpf stats` (text) against a running `skbpf run`: a line per tap under
+// its port, with the counters of the JSON report.
+TEST_F(TapsTest, StatsPrintsTheTaps) {
+  const Frames in = input_frames("mixed.pcap");
+  const std::string cfg = path("stats.yaml");
+  const std::string pin = path("pin");
+  std::ofstream(cfg) << "ports:\n"
+                        "  - name: wan\n"
+                        "    ifindex: 1\n"
+                        "    device: \"net_pcap_tap0,rx_pcap=" +
+                            kPcaps + "/mixed.pcap,tx_pcap=" + path("wan_out.pcap") +
+                            "\"\n"
+                            "    next_hop: lan\n"
+                            "    taps:\n"
+                            "      - {filter: \"tcp port 80\", pcap: web.pcap}\n"
+                            "      - {filter: \"udp\", to: lan, snaplen: 60}\n"
+                            "  - name: lan\n"
+                            "    ifindex: 2\n"
+                            "    device: \"net_pcap_tap1,tx_pcap=" +
+                            path("lan_out.pcap") + "\"\n";
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGTERM);  // no dataplane left running if the test dies
+    const std::string log = path("run.out");
+    if (std::freopen(log.c_str(), "w", stdout) == nullptr || dup2(fileno(stdout), 2) < 0)
+      _exit(127);
+    execl(SKBPF_TOOL, SKBPF_TOOL, "run", cfg.c_str(), "--pin-dir", pin.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  struct Stop {
+    pid_t pid;
+    ~Stop() {
+      kill(pid, SIGTERM);
+      waitpid(pid, nullptr, 0);
+    }
+  } stop{pid};
+
+  auto bytes = [](const Frames& f) {
+    size_t n = 0;
+    for (const auto& x : f) n += x.size();
+    return n;
+  };
+  const Frames web = expected("tcp port 80", in), udp = expected("udp", in, 60);
+  const std::string want_web = fmt::format(
+      "\n  tap ingress `tcp port 80` -> pcap {}: seen {}, matched {}, {} bytes kept, dropped 0, "
+      "written {}\n",
+      path("web.pcap"), in.size(), web.size(), bytes(web), web.size());
+  const std::string want_udp = fmt::format(
+      "\n  tap ingress `udp` -> port lan: seen {}, matched {}, {} bytes kept, dropped 0\n",
+      in.size(), udp.size(), bytes(udp));
+  // Every frame of the capture is received once; then the counters stay.
+  testing::CliResult r;
+  for (int i = 0; i < 300; ++i) {
+    r = testing::run_tool("stats --pin-dir " + pin);
+    if (r.status == 0 && r.out.find(want_web) != std::string::npos &&
+        r.out.find(want_udp) != std::string::npos)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(r.status, 0) << r.out;
+  const size_t wan = r.out.find("port wan:"), lan = r.out.find("port lan:");
+  ASSERT_NE(wan, std::string::npos) << r.out;
+  ASSERT_NE(lan, std::string::npos) << r.out;
+  const size_t at_web = r.out.find(want_web), at_udp = r.out.find(want_udp);
+  ASSERT_NE(at_web, std::string::npos) << want_web << "\n" << r.out;
+  ASSERT_NE(at_udp, std::string::npos) << want_udp << "\n" << r.out;
+  // Under wan, in configuration order; lan has none.
+  EXPECT_LT(wan, at_web);
+  EXPECT_LT(at_web, at_udp);
+  EXPECT_LT(at_udp, lan);
+  EXPECT_EQ(r.out.find("  tap ", lan), std::string::npos) << r.out;
 }
 
 }  // namespace

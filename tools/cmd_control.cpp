@@ -113,6 +113,16 @@ void print_stats(const json& s) {
                p["name"].get<std::string>(), p["rx_packets"].dump(), p["tx_packets"].dump(),
                dropped, verdicts_text(p["ingress"]["verdicts"]),
                verdicts_text(p["egress"]["verdicts"]));
+    // As the report `skbpf run` prints (docs/taps.md); `written` only for a capture.
+    for (const auto& t : p.value("taps", json::array())) {
+      const bool mirror = t.contains("to");
+      fmt::print("  tap {} `{}` -> {} {}: seen {}, matched {}, {} bytes kept, dropped {}",
+                 t["hook"].get<std::string>(), t["filter"].get<std::string>(),
+                 mirror ? "port" : "pcap", (mirror ? t["to"] : t["pcap"]).get<std::string>(),
+                 t["seen"].dump(), t["matched"].dump(), t["bytes"].dump(), t["dropped"].dump());
+      if (t.contains("written")) fmt::print(", written {}", t["written"].dump());
+      fmt::print("\n");
+    }
   }
   for (const auto& l : s["lcores"])
     fmt::print("lcore {}: {} pkts in {} polls\n", l["lcore"].dump(), l["packets"].dump(),
