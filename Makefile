@@ -33,11 +33,13 @@ test-asan:
 
 # The multi-threaded code under ThreadSanitizer: the maps (lock-free
 # lookups, reclamation, LRU) and the switch's live chain swap (a worker and
-# a swapper thread). Only these two test programs are built for it.
+# a swapper thread), and the taps' capture ring (workers and the writer
+# thread). Only these test programs are built for it.
 test-tsan:
 	scripts/setup.sh --no-build $(TSAN_BUILD) -Dtsan=true -Dbench=false
-	ninja -C $(TSAN_BUILD) maps/maps_tests dataplane/switch_tests dataplane/switch_progs.o
-	TSAN_OPTIONS=halt_on_error=1 scripts/run-tests.sh $(TSAN_BUILD) --no-rebuild maps switch_tsan
+	ninja -C $(TSAN_BUILD) maps/maps_tests dataplane/switch_tests dataplane/switch_progs.o \
+		tests/taps_tests tests/tap_cb.o progs/fw.o pcaps/mixed.pcap
+	TSAN_OPTIONS=halt_on_error=1 scripts/run-tests.sh $(TSAN_BUILD) --no-rebuild maps switch_tsan taps_tsan
 
 bench: build
 	taskset -c 1 $(BUILD)/bench/acl_bench
