@@ -30,6 +30,7 @@
 #include "skbpf/dataplane/filter_program.h"
 #include "skbpf/dataplane/pcap_io.h"
 #include "skbpf/filter/cbpf.h"
+#include "skbpf/jit/jit.h"
 #include "skbpf/skb/meta.h"
 #include "skbpf/skb/skb.h"
 
@@ -409,7 +410,10 @@ TEST(FilterOracleSetup, CapturesAreThere) {
 //   4. the interpreter's and the checked interpreter's r0 == the JIT's r0
 //      (a checked run that stops on a memory violation is a mismatch);
 //   5. the JIT's r0 on the frame split over two segments == its r0 on the
-//      frame in one.
+//      frame in one;
+//   6. the JIT's r0 for the frame from exec_burst over bursts of 32 frames
+//      (the dataplane's way, which runs a loop in the generated code) ==
+//      its r0 from a run of its own.
 // For programs that read `len` on truncated records (cap_len < wire_len),
 // `expected` is libpcap's result with wirelen = cap_len: the skb's len is
 // the bytes it holds (see reads_len). Those frames are not skipped.
@@ -427,11 +431,25 @@ TEST_P(FilterOracle, MatchesLibpcap) {
   }
   ASSERT_NE(jit.prog, nullptr);
   EXPECT_EQ(jit.prog->fallback_reason, "") << describe(e) << ": the JIT refused the program";
+  // Classic conversions leave r8 unused: the burst loop's cursor.
+  const auto* jitted = dynamic_cast<const skbpf::jit::Jit*>(jit.prog->engine.get());
+  ASSERT_NE(jitted, nullptr);
+  EXPECT_TRUE(jitted->has_burst_loop()) << describe(e);
   const std::vector<CbpfInsn> classic =
       skbpf::filter::compile_expression(e.text, e.snaplen, e.optimize);
   ASSERT_EQ(jit.classic, classic) << describe(e) << ": load_filter compiled something else";
   const bool uses_len = reads_len(classic);
 
+  // The JIT as the dataplane runs it: exec_burst over bursts of 32.
+  const std::vector<Frame>& all = frames.frames();
+  std::vector<uint64_t> burst_r0(all.size(), ~0ull);
+  for (size_t base = 0; base < all.size(); base += 32) {
+    void* ctxs[32];
+    const size_t count = std::min<size_t>(32, all.size() - base);
+    for (size_t k = 0; k < count; ++k) ctxs[k] = all[base + k].mbuf;
+    EXPECT_EQ(jit.prog->engine->exec_burst(ctxs, &burst_r0[base], static_cast<uint32_t>(count)),
+              0u);
+  }
   size_t mismatches = 0, accepted = 0;
   std::string first;
   for (const Frame& f : frames.frames()) {
@@ -462,6 +480,9 @@ TEST_P(FilterOracle, MatchesLibpcap) {
       why = "the checked interpreter returned " + std::to_string(ret_checked);
     } else if (ret_segmented != ret) {
       why = "on the frame in two segments the JIT returned " + std::to_string(ret_segmented);
+    } else if (burst_r0[static_cast<size_t>(&f - all.data())] != ret) {
+      why = "in a burst the JIT returned " +
+            std::to_string(burst_r0[static_cast<size_t>(&f - all.data())]);
     }
     if (why.empty()) continue;
     if (mismatches++ == 0) {

@@ -89,6 +89,7 @@ std::unique_ptr<ProgramSet> ProgramSet::load_object(vm::ElfObject object, const 
     vm::Program program;
     vm::Runtime runtime;
     std::vector<uint8_t> reach;  // the verifier's, per rewritten instruction
+    bool changes_pkt_data;       // it calls a helper that may move the packet
   };
   std::vector<Pending> pending;
   for (const vm::ElfProgram& prog : set->object_.programs) {
@@ -143,7 +144,17 @@ std::unique_ptr<ProgramSet> ProgramSet::load_object(vm::ElfObject object, const 
           static_cast<int32_t>(skb::kMetaOffset + offsetof(skb::SkbMeta, data));
       runtime.packet_data_end_offset =
           static_cast<int32_t>(skb::kMetaOffset + offsetof(skb::SkbMeta, data_end));
-      pending.push_back({vm::Program::load(loaded->insns, load), runtime, std::move(reach)});
+      // As the kernel's bpf_helper_changes_pkt_data(), over every helper
+      // call of the program: without one, the JIT keeps the packet window
+      // in registers for a run.
+      bool changes_pkt_data = false;
+      for (const vm::Insn& in : prog.insns) {
+        if (in.code != vm::op::kCallCode || in.src != vm::op::kPseudoHelper) continue;
+        const vm::HelperProto* proto = helpers::verifier_proto(in.imm, prog.type);
+        changes_pkt_data |= proto == nullptr || proto->changes_pkt_data;
+      }
+      pending.push_back(
+          {vm::Program::load(loaded->insns, load), runtime, std::move(reach), changes_pkt_data});
     } catch (const vm::LoadError& e) {
       throw std::runtime_error(fmt::format("{}: program '{}' (section {}): {}", path, prog.name,
                                            prog.section, e.what()));
@@ -158,6 +169,7 @@ std::unique_ptr<ProgramSet> ProgramSet::load_object(vm::ElfObject object, const 
         jit_options.blind_constants = options.blind_constants;
         jit_options.listing = options.jit_listing;
         jit_options.reach = pending[k].reach;
+        jit_options.changes_pkt_data = pending[k].changes_pkt_data;
         loaded.engine =
             std::make_unique<jit::Jit>(pending[k].program, pending[k].runtime, jit_options);
       } catch (const vm::LoadError& e) {

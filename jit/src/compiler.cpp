@@ -44,7 +44,7 @@ uint64_t call_back(vm::detail::CallbackSite* self, uint64_t fn, const uint64_t a
 }
 
 void Compiler::cut_listing(std::string title, size_t insn, Label start) {
-  if (env_.logger == nullptr) return;
+  if (env_.logger == nullptr || burst_) return;  // the burst copy is listed as one piece
   listing_.push_back({std::move(title), insn, start, env_.logger->data()});
   env_.logger->clear();
 }
@@ -77,6 +77,13 @@ void Compiler::compile() {
   // filters (socket filters, tcpdump expressions) are such programs, and
   // the trampoline and run context would cost them more than they run.
   if (has_packet_loads_ && subprogs_.size() > 1) lean_ = false;
+  // With no run context r12 is free, and when no helper can move the
+  // packet, the window read at entry holds for the whole run: each load is
+  // then a compare with a stack slot and the load, instead of two context
+  // reads and the arithmetic. r1 at entry is the context every LD_ABS reads
+  // (the verifier wants r6 to be the context there, and a run has one).
+  window_cached_ = lean_ && has_packet_loads_ && !env_.changes_pkt_data &&
+                   runtime_.packet_data_offset >= 0 && runtime_.packet_data_end_offset >= 0;
   lean_load_abort_ = a_.newLabel();
 
   Label start = a_.newLabel();
@@ -84,6 +91,33 @@ void Compiler::compile() {
   emit_trampoline();
   emit_callback_trampoline();
   cut_listing("trampolines", SIZE_MAX, start);
+  emit_body();
+  start = a_.newLabel();
+  a_.bind(start);
+  for (auto& f : out_of_line_) f();
+  out_of_line_.clear();
+  if (lean_ && has_packet_loads_) {
+    // From emit_packet_load_call: its 48 bytes of saved registers and
+    // buffer, then the main function's own epilogue.
+    a_.bind(lean_load_abort_);
+    a_.add(x86::rsp, 48);  // frame_ is the main function's: lean programs have one
+    a_.xor_(x86::eax, x86::eax);
+    emit_epilogue();
+  }
+  a_.bind(abort_);
+  a_.mov(x86::rsp, ctx_field(offsetof(RunCtx, saved_rsp), 8));
+  a_.xor_(x86::eax, x86::eax);
+  a_.jmp(tramp_done_);
+  cut_listing("out of line: error exits, slow paths, abort", SIZE_MAX, start);
+  emit_burst();
+}
+
+// The instructions, one emit function per class, each function with its
+// prologue (the main function's replaced by the burst loop's head while
+// emit_burst() makes its copy).
+void Compiler::emit_body() {
+  const size_t n = insns_.size();
+  Label start;
   for (size_t i = 0; i < n; ++i) {
     const Insn& in = insns_[i];
     start = labels_[i];
@@ -91,18 +125,23 @@ void Compiler::compile() {
       const auto next = std::upper_bound(subprogs_.begin(), subprogs_.end(), i);
       frame_ = frame_of(i, next == subprogs_.end() ? n : *next);
       a_.align(asmjit::AlignMode::kCode, 16);
-      if (i == 0 && lean_) {
-        // The lean entry: called from C as uint64_t(r1, r2); r3..r5 start
-        // at zero as on the interpreter, then the main function's prologue.
-        start = lean_entry_;
-        a_.bind(lean_entry_);
-        a_.xor_(x86::edx, x86::edx);
-        a_.xor_(x86::ecx, x86::ecx);
-        a_.xor_(x86::r8d, x86::r8d);
+      if (i == 0 && burst_) {
+        start = burst_entry_;
+        emit_burst_head();  // binds burst_entry_
+      } else {
+        if (i == 0 && lean_) {
+          // The lean entry: called from C as uint64_t(r1, r2); r3..r5 start
+          // at zero as on the interpreter, then the main function's prologue.
+          start = lean_entry_;
+          a_.bind(lean_entry_);
+          a_.xor_(x86::edx, x86::edx);
+          a_.xor_(x86::ecx, x86::ecx);
+          a_.xor_(x86::r8d, x86::r8d);
+        }
+        a_.bind(fn_entry_[i]);
+        if (!(i == 0 && lean_)) start = fn_entry_[i];
+        emit_prologue();
       }
-      a_.bind(fn_entry_[i]);
-      if (!(i == 0 && lean_)) start = fn_entry_[i];
-      emit_prologue();
     }
     a_.bind(labels_[i]);
     const size_t first = i;
@@ -158,22 +197,6 @@ void Compiler::compile() {
     }
     cut_listing("", first, start);
   }
-  start = a_.newLabel();
-  a_.bind(start);
-  for (auto& f : out_of_line_) f();
-  if (lean_ && has_packet_loads_) {
-    // From emit_packet_load_call: its 48 bytes of saved registers and
-    // buffer, then the main function's own epilogue.
-    a_.bind(lean_load_abort_);
-    a_.add(x86::rsp, 48);
-    a_.xor_(x86::eax, x86::eax);
-    emit_epilogue();
-  }
-  a_.bind(abort_);
-  a_.mov(x86::rsp, ctx_field(offsetof(RunCtx, saved_rsp), 8));
-  a_.xor_(x86::eax, x86::eax);
-  a_.jmp(tramp_done_);
-  cut_listing("out of line: error exits, slow paths, abort", SIZE_MAX, start);
 }
 
 void Compiler::emit_trampoline() {
@@ -307,9 +330,12 @@ Compiler::Frame Compiler::frame_of(size_t first, size_t end) const {
   for (int r = 6; r <= 9; ++r) {
     if (used[r]) f.saved.push_back(kRegMap[r]);
   }
+  f.window = first == 0 && window_cached_;
+  if (f.window) f.saved.push_back(kWindowData);
   // On entry rsp = 8 mod 16 (the return address); push rbp makes it 0 and
   // the 512-byte frame keeps it; each save flips it.
-  f.pad = (f.saved.size() + (f.uses_r10 ? 0 : 1)) % 2 == 1;
+  const bool pad = (f.saved.size() + (f.uses_r10 ? 0 : 1)) % 2 == 1;
+  f.below = f.window ? (pad ? 8 : 16) : (pad ? 8 : 0);
   return f;
 }
 
@@ -320,11 +346,18 @@ void Compiler::emit_prologue() {
     a_.sub(x86::rsp, static_cast<int32_t>(vm::kStackSize));
   }
   for (uint32_t r : frame_.saved) a_.push(q(r));
-  if (frame_.pad) a_.sub(x86::rsp, 8);
+  if (frame_.below != 0) a_.sub(x86::rsp, frame_.below);
+  if (frame_.window) {
+    // r1 is the context (lean entry, trampoline or tail call alike).
+    a_.mov(q(kWindowData), x86::qword_ptr(x86::rdi, runtime_.packet_data_offset));
+    a_.mov(q(kTmp1), x86::qword_ptr(x86::rdi, runtime_.packet_data_end_offset));
+    a_.sub(q(kTmp1), q(kWindowData));
+    a_.mov(x86::qword_ptr(x86::rsp), q(kTmp1));
+  }
 }
 
 void Compiler::emit_unwind() {
-  if (frame_.pad) a_.add(x86::rsp, 8);
+  if (frame_.below != 0) a_.add(x86::rsp, frame_.below);
   for (auto r = frame_.saved.rbegin(); r != frame_.saved.rend(); ++r) a_.pop(q(*r));
   if (frame_.uses_r10) a_.leave();
 }

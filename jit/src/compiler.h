@@ -91,6 +91,9 @@ inline constexpr uint32_t kRegMap[vm::kNumRegs + 1] = {
 // r12 holds the run context (RunCtx*) for the whole run; helpers keep it
 // (callee-saved in System V).
 inline constexpr uint32_t kTmp1 = R9, kTmp2 = R10, kTmp3 = R11, kCtx = R12;
+// A lean program has no run context: r12 then holds the packet's data
+// pointer for the run (Compiler::window_cached_).
+inline constexpr uint32_t kWindowData = R12;
 
 // Per-run state, on the C stack of Jit::exec, addressed through r12.
 struct RunCtx {
@@ -143,6 +146,7 @@ struct CompileEnv {
   uint64_t jit_vptr = 0;                  // the vtable pointer of class Jit
   int32_t tail_entry_offset = 0;          // offsetof(Jit, tail_entry_)
   bool blind_constants = false;
+  bool changes_pkt_data = true;  // JitOptions::changes_pkt_data
   // With a logger: the listing of each instruction's code is cut out of it
   // after the instruction (`listing`, one entry per instruction; the
   // trampolines and the out-of-line code under their own names).
@@ -179,6 +183,13 @@ class Compiler {
   // be a tail call's target.
   bool lean() const { return lean_; }
   Label lean_entry() const { return lean_entry_; }
+  // A lean program with a callee-saved register to spare also gets a burst
+  // loop (burst.cpp): void(void* const* ctxs, uint64_t* rcs, uint32_t n),
+  // n >= 1, a second copy of its code in which exit stores r0 and goes on
+  // with the next context, so that the prologue, epilogue and call are
+  // paid once per burst instead of once per packet.
+  bool has_burst() const { return has_burst_; }
+  Label burst_entry() const { return burst_entry_; }
   const std::vector<Label>& insn_labels() const { return labels_; }
   std::vector<ListingPiece>& listing() { return listing_; }
 
@@ -194,7 +205,10 @@ class Compiler {
   struct Frame {
     bool uses_r10 = true;
     std::vector<uint32_t> saved;  // x86 registers pushed, in push order
-    bool pad = false;             // 8 bytes of alignment below them
+    // Bytes below them: 8 of alignment, or with `window` the packet
+    // window's length at [rsp] (8, or 16 to keep the alignment).
+    int32_t below = 0;
+    bool window = false;
   };
   Frame frame_of(size_t first, size_t end) const;
   void mark_jump_targets();
@@ -209,9 +223,13 @@ class Compiler {
   void emit_trampoline();
   void emit_callback_trampoline();
   void emit_call_target(size_t i, uint32_t reg_with_fn);
+  void emit_body();
   void emit_prologue();
   void emit_unwind();  // the epilogue without the ret (exit, tail calls)
   void emit_epilogue();
+  // burst.cpp
+  void emit_burst();
+  void emit_burst_head();
   // emit_alu.cpp
   void emit_alu(size_t i, const Insn& in);
   void emit_shift(const Insn& in, bool is64);
@@ -246,6 +264,10 @@ class Compiler {
   Label abort_;                  // r0 = 0, unwind to the trampoline
   Label lean_load_abort_;        // lean: a packet load found no bytes: r0 = 0, return
   bool has_packet_loads_ = false;
+  // Lean, with packet loads and no helper that moves the packet: the main
+  // function keeps the packet window for the run, data in kWindowData and
+  // data_end - data at [rsp] (emit_prologue).
+  bool window_cached_ = false;
   Label tramp_done_;
   Label cb_tramp_;
   bool has_callbacks_ = false;  // loads function pointers: helper calls publish the site
@@ -253,6 +275,15 @@ class Compiler {
   Frame frame_;                  // the function being compiled
   std::vector<bool> is_target_;  // instruction i is a jump or call target
   Label lean_entry_;
+  // The burst copy (burst.cpp): emitting it, its entry, the next context,
+  // where exit goes; the register that holds the cursor into ctxs (an x86
+  // register of r6..r9 the program never names) and the offset from rsp of
+  // the loop's two stack slots (rcs - ctxs, then the end of ctxs).
+  bool burst_ = false;
+  bool has_burst_ = false;
+  Label burst_entry_, burst_next_, burst_exit_;
+  uint32_t burst_cursor_ = 0;
+  int32_t burst_state_ = 0;
   std::vector<std::function<void()>> out_of_line_;
   std::vector<ListingPiece> listing_;
   std::mt19937 blind_rng_{std::random_device{}()};

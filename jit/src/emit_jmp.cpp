@@ -14,7 +14,11 @@ void Compiler::emit_jmp(size_t i, const Insn& in) {
     return;
   }
   if (in.code == op::kExitCode) {
-    emit_epilogue();
+    if (burst_) {
+      a_.jmp(burst_exit_);  // r0 is this context's result; the loop goes on
+    } else {
+      emit_epilogue();
+    }
     return;
   }
   if (in.code == op::kCallCode) {

@@ -170,9 +170,10 @@ void Compiler::emit_ld(size_t i, const Insn& in) {
 // run ends with r0 = 0. r1..r5 are kept (the interpreter keeps them).
 // With a packet window in the runtime (the skb layer's data/data_end), a
 // load inside the linear part is inline: two loads from the context, a
-// compare, the load and a byte swap. Everything else calls the runtime's
-// packet_load hook out of line: negative (SKF_NET_OFF/SKF_LL_OFF) offsets,
-// bytes in later segments, out of bounds.
+// compare, the load and a byte swap (with window_cached_: a compare with
+// the window's length on the stack, the load from kWindowData, the swap). Everything else calls the
+// runtime's packet_load hook out of line: negative (SKF_NET_OFF/SKF_LL_OFF) offsets, bytes in later
+// segments, out of bounds.
 void Compiler::emit_packet_load(size_t i, const Insn& in) {
   if (runtime_.packet_load == nullptr) refuse(i, "LD_ABS/LD_IND without a packet_load hook");
   const uint32_t size = op::size_bytes(in.code);
@@ -182,25 +183,31 @@ void Compiler::emit_packet_load(size_t i, const Insn& in) {
     return;
   }
   Label slow = a_.newLabel(), done = a_.newLabel();
+  const x86::Gp base = window_cached_ ? q(kWindowData) : q(kTmp2);  // the packet's data
   if (op::mode(in.code) == op::kAbs && in.imm >= 0 && in.imm <= INT32_MAX - 8 &&
       !env_.blind_constants) {
     // A constant offset (most classic loads): in bounds when
     // data_end - data >= offset + size; no offset register.
-    a_.mov(q(kTmp2), x86::qword_ptr(x86::rbx, runtime_.packet_data_offset));
-    a_.mov(q(kTmp1), x86::qword_ptr(x86::rbx, runtime_.packet_data_end_offset));
-    a_.sub(q(kTmp1), q(kTmp2));
-    a_.cmp(q(kTmp1), static_cast<int32_t>(in.imm + size));
-    a_.jl(slow);
+    if (window_cached_) {
+      a_.cmp(x86::qword_ptr(x86::rsp), static_cast<int32_t>(in.imm + size));
+      a_.jl(slow);
+    } else {
+      a_.mov(q(kTmp2), x86::qword_ptr(x86::rbx, runtime_.packet_data_offset));
+      a_.mov(q(kTmp1), x86::qword_ptr(x86::rbx, runtime_.packet_data_end_offset));
+      a_.sub(q(kTmp1), q(kTmp2));
+      a_.cmp(q(kTmp1), static_cast<int32_t>(in.imm + size));
+      a_.jl(slow);
+    }
     switch (size) {
       case 1:
-        a_.movzx(x86::eax, x86::byte_ptr(q(kTmp2), in.imm));
+        a_.movzx(x86::eax, x86::byte_ptr(base, in.imm));
         break;
       case 2:
-        a_.movzx(x86::eax, x86::word_ptr(q(kTmp2), in.imm));
+        a_.movzx(x86::eax, x86::word_ptr(base, in.imm));
         a_.rol(x86::ax, 8);
         break;
       default:
-        a_.mov(x86::eax, x86::dword_ptr(q(kTmp2), in.imm));
+        a_.mov(x86::eax, x86::dword_ptr(base, in.imm));
         a_.bswap(x86::eax);
     }
     a_.bind(done);
@@ -216,22 +223,28 @@ void Compiler::emit_packet_load(size_t i, const Insn& in) {
   a_.js(slow);  // SKF_* offsets and offsets past 2 GB
   // kTmp1 = data_end - size - data (signed: a short packet makes it
   // negative), kTmp2 = data; in bounds when offset <= kTmp1.
-  a_.mov(q(kTmp2), x86::qword_ptr(x86::rbx, runtime_.packet_data_offset));
-  a_.mov(q(kTmp1), x86::qword_ptr(x86::rbx, runtime_.packet_data_end_offset));
-  a_.sub(q(kTmp1), q(kTmp2));
-  a_.sub(q(kTmp1), static_cast<int32_t>(size));
-  a_.cmp(q(kTmp3), q(kTmp1));
-  a_.jg(slow);
+  if (window_cached_) {
+    a_.lea(q(kTmp1), x86::ptr(q(kTmp3), static_cast<int32_t>(size)));
+    a_.cmp(q(kTmp1), x86::qword_ptr(x86::rsp));
+    a_.jg(slow);
+  } else {
+    a_.mov(q(kTmp2), x86::qword_ptr(x86::rbx, runtime_.packet_data_offset));
+    a_.mov(q(kTmp1), x86::qword_ptr(x86::rbx, runtime_.packet_data_end_offset));
+    a_.sub(q(kTmp1), q(kTmp2));
+    a_.sub(q(kTmp1), static_cast<int32_t>(size));
+    a_.cmp(q(kTmp3), q(kTmp1));
+    a_.jg(slow);
+  }
   switch (size) {
     case 1:
-      a_.movzx(x86::eax, x86::byte_ptr(q(kTmp2), q(kTmp3)));
+      a_.movzx(x86::eax, x86::byte_ptr(base, q(kTmp3)));
       break;
     case 2:
-      a_.movzx(x86::eax, x86::word_ptr(q(kTmp2), q(kTmp3)));
+      a_.movzx(x86::eax, x86::word_ptr(base, q(kTmp3)));
       a_.rol(x86::ax, 8);
       break;
     default:
-      a_.mov(x86::eax, x86::dword_ptr(q(kTmp2), q(kTmp3)));
+      a_.mov(x86::eax, x86::dword_ptr(base, q(kTmp3)));
       a_.bswap(x86::eax);
   }
   a_.bind(done);

@@ -91,6 +91,7 @@ Jit::Jit(const vm::Program& program, const vm::Runtime& runtime_in, JitOptions o
                                                reinterpret_cast<const char*>(this));
   env.blind_constants = options.blind_constants;
   env.reach = options.reach;
+  env.changes_pkt_data = options.changes_pkt_data;
   StringLogger logger;
   if (options.listing) {
     logger.addFlags(FormatFlags::kMachineCode | FormatFlags::kHexImms | FormatFlags::kHexOffsets);
@@ -131,6 +132,10 @@ Jit::Jit(const vm::Program& program, const vm::Runtime& runtime_in, JitOptions o
   if (compiler.lean()) {
     lean_entry_ = reinterpret_cast<LeanFn>(static_cast<char*>(mem) +
                                            code.labelOffsetFromBase(compiler.lean_entry()));
+  }
+  if (compiler.has_burst()) {
+    burst_entry_ = reinterpret_cast<BurstFn>(static_cast<char*>(mem) +
+                                             code.labelOffsetFromBase(compiler.burst_entry()));
   }
   cb_tramp_ =
       static_cast<const char*>(mem) + code.labelOffsetFromBase(compiler.callback_trampoline());
@@ -179,6 +184,10 @@ vm::ExecStatus Jit::exec(const vm::ExecArgs& args, uint64_t* r0, vm::ExecError* 
 }
 
 uint32_t Jit::exec_burst(void* const ctxs[], uint64_t rcs[], uint32_t n) const {
+  if (burst_entry_ != nullptr) {
+    if (n != 0) burst_entry_(ctxs, rcs, n);
+    return 0;
+  }
   if (lean_entry_ != nullptr) {
     for (uint32_t i = 0; i < n; ++i) rcs[i] = lean_entry_(reinterpret_cast<uint64_t>(ctxs[i]), 0);
     return 0;

@@ -64,8 +64,9 @@ vm::Program load(const std::vector<Insn>& p) {
 }
 
 // Every LD_ABS/LD_IND size at offsets around the window's and the packet's
-// ends, with a window of every length: the JIT with the inline path, the JIT
-// without it and the interpreter agree on every result (r0, and r0 = 0 with
+// ends, with a window of every length: the JIT with the inline path (window
+// read at each load, or kept for the run), the JIT without it and the
+// interpreter agree on every result (r0, and r0 = 0 with
 // the run ended when out of bounds).
 TEST(JitLdAbs, InlineWindowEqualsTheHook) {
   uint8_t bytes[24];
@@ -88,6 +89,9 @@ TEST(JitLdAbs, InlineWindowEqualsTheHook) {
         vm::Interpreter interp(prog, runtime(false));
         Jit plain(prog, runtime(false));
         Jit inl(prog, runtime(true));
+        JitOptions kept_options;
+        kept_options.changes_pkt_data = false;
+        Jit kept(prog, runtime(true), kept_options);
         for (uint32_t linear = 0; linear <= sizeof(bytes); linear += 3) {
           Ctx c;
           c.data = reinterpret_cast<uint64_t>(bytes);
@@ -103,6 +107,10 @@ TEST(JitLdAbs, InlineWindowEqualsTheHook) {
           EXPECT_EQ(r_p, r_i) << "size " << int(size) << " ind " << ind << " off " << off;
           EXPECT_EQ(r_j, r_i) << "size " << int(size) << " ind " << ind << " off " << off
                               << " linear " << linear;
+          uint64_t r_k = 4;
+          ASSERT_EQ(kept.exec(args, &r_k), vm::ExecStatus::kOk);
+          EXPECT_EQ(r_k, r_i) << "window kept; size " << int(size) << " ind " << ind << " off "
+                              << off << " linear " << linear;
           ++checked;
         }
       }
@@ -130,6 +138,57 @@ TEST(JitLdAbs, InsideTheWindowTheHookIsNotCalled) {
   ASSERT_EQ(inl.exec(args, &r0), vm::ExecStatus::kOk);
   EXPECT_EQ(r0, 0x0800u);
   EXPECT_EQ(hook_calls, 1);
+}
+
+// A helper that moves the packet, as bpf_skb_pull_data or
+// bpf_skb_change_head may: offset 0 is then 4 bytes further on.
+uint64_t move_packet(uint64_t ctx, uint64_t, uint64_t, uint64_t, uint64_t) {
+  auto* c = reinterpret_cast<Ctx*>(ctx);
+  c->data += 4;
+  c->data_end += 4;
+  c->all += 4;
+  c->all_len -= 4;
+  return 0;
+}
+
+// A program that calls such a helper between two loads gets the moved
+// packet at the second on the JIT (JitOptions::changes_pkt_data, the
+// default), as on the interpreter.
+TEST(JitLdAbs, AHelperThatMovesThePacketIsSeenByLaterLoads) {
+  constexpr int32_t kMoveId = 50;
+  vm::HelperTable helpers;
+  helpers.set(kMoveId, move_packet, "move_packet");
+  uint8_t bytes[32];
+  for (uint32_t k = 0; k < sizeof(bytes); ++k) bytes[k] = static_cast<uint8_t>(k);
+  const std::vector<Insn> p = {
+      movr(6, 1),
+      I(op::kLd | op::kAbs | op::kB, 0, 0, 0, 1),
+      movr(7, 0),
+      movr(1, 6),
+      I(op::kCallCode, 0, op::kPseudoHelper, 0, kMoveId),
+      I(op::kLd | op::kAbs | op::kB, 0, 0, 0, 1),
+      I(op::kAlu64 | op::kLsh | op::kK, 7, 0, 0, 8),
+      I(op::kAlu64 | op::kOr | op::kX, 0, 7, 0, 0),
+      exit_(),
+  };
+  vm::LoadOptions o;
+  o.allow_packet_loads = true;
+  o.helpers = &helpers;
+  const vm::Program prog = vm::Program::load(p, o);
+  vm::Runtime rt = runtime(true);
+  rt.helpers = &helpers;
+  const vm::Interpreter interp(prog, rt);
+  const Jit jit(prog, rt);
+  ASSERT_NE(jit.function(), nullptr) << "the case is meant for a lean program";
+  for (const vm::Engine* e :
+       {static_cast<const vm::Engine*>(&interp), static_cast<const vm::Engine*>(&jit)}) {
+    Ctx c{reinterpret_cast<uint64_t>(bytes), reinterpret_cast<uint64_t>(bytes) + 16, bytes, 32};
+    vm::ExecArgs args;
+    args.r1 = reinterpret_cast<uint64_t>(&c);
+    uint64_t r0 = 0;
+    ASSERT_EQ(e->exec(args, &r0), vm::ExecStatus::kOk);
+    EXPECT_EQ(r0, 0x0105u) << e->name();
+  }
 }
 
 bool contains(const Jit& j, const void* pattern, size_t len) {

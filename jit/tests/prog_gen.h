@@ -88,6 +88,10 @@ class ByteSource final : public RandomSource {
 // differential test.
 struct GenOptions {
   bool calls = false;       // helper calls and bpf-to-bpf calls to a subprogram
+  bool local_calls = true;  // with calls: bpf-to-bpf ones too (without: lean on the JIT)
+  // A register of r6..r9 the program never names (0xff: none), which the
+  // JIT's burst loop needs for its cursor.
+  uint8_t spare = 0xff;
   bool loops = false;       // bounded backward jumps (counter loops)
   bool gotol = false;       // JMP32 JA (offset in imm)
   bool callx = false;       // call by register (helper id in a register)
@@ -156,6 +160,7 @@ class Gen {
     const bool keep_ctx = opt_.tail_calls || opt_.packet;
     if (keep_ctx) p.push_back(I(op::kStx | op::kMem | op::kDW, 10, 1, kCtxSlot, 0));
     for (int r = 0; r <= 9; ++r) {
+      if (r == opt_.spare) continue;
       const uint64_t v = value();
       p.push_back(I(op::kLdImm64, r, 0, 0, static_cast<int32_t>(v)));
       p.push_back(I(0, 0, 0, 0, static_cast<int32_t>(v >> 32)));
@@ -168,7 +173,7 @@ class Gen {
     std::vector<size_t> local_calls;  // (unit index) of bpf-to-bpf calls
     for (int k = 0; k < body_len; ++k) {
       const uint32_t c = opt_.calls ? static_cast<uint32_t>(below(100)) : 100;
-      if (c < 5) {
+      if (c < 5 || (c < 10 && !opt_.local_calls)) {
         std::vector<Insn> u = {I(op::kCallCode, 0, op::kPseudoHelper, 0, kMixHelper)};
         reset_args(u);
         units.push_back(u);
@@ -208,6 +213,7 @@ class Gen {
     }
     // Fold r1..r9 and the stack into r0: r0 = r0 * 31 + x.
     for (int r = 1; r <= 9; ++r) {
+      if (r == opt_.spare) continue;
       p.push_back(I(op::kAlu64 | op::kMul | op::kK, 0, 0, 0, 31));
       p.push_back(I(op::kAlu64 | op::kAdd | op::kX, 0, r, 0, 0));
     }
@@ -275,12 +281,17 @@ class Gen {
         return static_cast<int32_t>(u64());
     }
   }
-  uint8_t reg() { return static_cast<uint8_t>(below(10)); }
+  uint8_t reg() {
+    uint8_t r = static_cast<uint8_t>(below(10));
+    while (r == opt_.spare) r = static_cast<uint8_t>((r + 1) % 10);
+    return r;
+  }
   // A register the instruction writes: never the counter of the loop being
   // generated.
   uint8_t dst_reg() {
-    const uint8_t r = reg();
-    return r == avoid_ ? static_cast<uint8_t>((r + 1) % 10) : r;
+    uint8_t r = reg();
+    while (r == avoid_ || r == opt_.spare) r = static_cast<uint8_t>((r + 1) % 10);
+    return r;
   }
   int16_t slot_off(uint32_t size) {
     const int s = 1 + static_cast<int>(below(kSlots));
@@ -325,7 +336,8 @@ class Gen {
   // Jumps in the body stay in it (at most to the decrement).
   std::vector<Insn> loop_unit() {
     ++stats_.loops;
-    const uint8_t counter = static_cast<uint8_t>(6 + below(4));
+    uint8_t counter = static_cast<uint8_t>(6 + below(4));
+    while (counter == opt_.spare) counter = static_cast<uint8_t>(6 + (counter - 5) % 4);
     const int32_t n = 1 + static_cast<int32_t>(below(4));
     const int len = 1 + static_cast<int>(below(6));
     std::vector<Insn> u = {I(op::kAlu64 | op::kMov | op::kK, counter, 0, 0, n)};
@@ -596,6 +608,9 @@ struct CaseOptions {
   bool packet_window = false;
   // The JIT with constant blinding (every program of the case).
   bool blind = false;
+  // JitOptions::changes_pkt_data = false (the test helpers never move the
+  // packet): a lean program keeps the window for the run.
+  bool window_for_the_run = false;
 };
 
 // A generated case: a main program and `targets` more programs that tail
@@ -634,6 +649,7 @@ class DiffCase {
     }
     JitOptions jo;
     jo.blind_constants = o.blind;
+    jo.changes_pkt_data = !o.window_for_the_run;
     for (size_t i = 0; i < insns_.size(); ++i) {
       // The generator makes valid programs only: a refusal is a bug of the
       // generator or of the engine, reported with the programs.
@@ -654,6 +670,33 @@ class DiffCase {
 
   Outcome run_interp() const { return run(*interps_[0]); }
   Outcome run_jit() const { return run(*jits_[0]); }
+  // The main program runs lean on the JIT (Jit::function()), and with a
+  // burst loop of its own.
+  bool jit_lean() const { return jits_[0]->function() != nullptr; }
+  bool jit_burst_loop() const { return jits_[0]->has_burst_loop(); }
+
+  // `count` packets of this case's length, each with its own bytes and
+  // window (drawn from `src`); the interpreter's r0 on each, one run at a
+  // time, and the JIT's exec_burst over all of them at once, in `rcs`.
+  // False if a run on the interpreter failed (then nothing is compared).
+  bool burst_of_packets(RandomSource& src, size_t count, std::vector<uint64_t>* interp_r0,
+                        std::vector<uint64_t>* rcs) const {
+    std::vector<std::vector<uint8_t>> bytes(count, packet_bytes_);
+    std::vector<Packet> packets(count);
+    std::vector<void*> ctxs(count);
+    interp_r0->assign(count, 0);
+    for (size_t k = 0; k < count; ++k) {
+      for (uint8_t& b : bytes[k]) b = static_cast<uint8_t>(src.below(256));
+      const size_t window = src.below(bytes[k].size() + 1);
+      packets[k] = Packet{bytes[k].data(), bytes[k].data() + window, packet_.len};
+      ctxs[k] = &packets[k];
+      vm::ExecArgs args;
+      args.r1 = reinterpret_cast<uint64_t>(&packets[k]);
+      if (interps_[0]->exec(args, &(*interp_r0)[k]) != vm::ExecStatus::kOk) return false;
+    }
+    rcs->assign(count, ~0ull);
+    return jits_[0]->exec_burst(ctxs.data(), rcs->data(), static_cast<uint32_t>(count)) == 0;
+  }
 
   const GenStats& stats() const { return stats_; }
   // Tail-call lookups that found a program, on each engine.

@@ -31,6 +31,13 @@ struct JitOptions {
   // get no code and a conditional jump that always goes one way becomes an
   // unconditional jump or nothing (the kernel's dead-code passes).
   std::vector<uint8_t> reach;
+  // Whether a helper the program calls may move the packet (the kernel's
+  // bpf_helper_changes_pkt_data() for any of its calls). With false, a lean
+  // program (see function()) with LD_ABS/LD_IND reads the runtime's packet
+  // window once at entry and keeps it for the run, instead of reading
+  // data/data_end from the context at every load. The default assumes the
+  // worst.
+  bool changes_pkt_data = true;
 };
 
 class Jit final : public vm::Engine {
@@ -55,6 +62,11 @@ class Jit final : public vm::Engine {
   // and exec_burst() use it too when it exists.
   using Function = uint64_t (*)(uint64_t r1, uint64_t r2);
   Function function() const { return lean_entry_; }
+  // exec_burst runs a loop in the generated code around a second copy of
+  // the program (lean programs that leave one of r6..r9 unused, which
+  // holds the loop's cursor): the prologue, epilogue and call are paid once
+  // per burst.
+  bool has_burst_loop() const { return burst_entry_ != nullptr; }
 
   // The generated code, for disassembly and statistics.
   const uint8_t* code() const { return static_cast<const uint8_t*>(mem_); }
@@ -79,6 +91,10 @@ class Jit final : public vm::Engine {
   EntryFn entry_ = nullptr;
   using LeanFn = Function;
   LeanFn lean_entry_ = nullptr;
+  // exec_burst's loop in the generated code (lean programs with a register
+  // to spare): n >= 1 contexts, r0 of each into rcs.
+  using BurstFn = void (*)(void* const* ctxs, uint64_t* rcs, uint32_t n);
+  BurstFn burst_entry_ = nullptr;
   const void* cb_tramp_ = nullptr;     // the callback trampoline (vm::call_function)
   std::vector<uint64_t> callx_table_;  // helper id -> function (snapshot at load)
   std::vector<uint32_t> insn_offsets_;
