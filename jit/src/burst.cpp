@@ -19,6 +19,8 @@
 // gets no burst loop and runs through the lean entry once per context.
 #include "compiler.h"
 
+#include <algorithm>
+
 namespace skbpf::jit::detail {
 
 void Compiler::emit_burst() {
@@ -34,6 +36,20 @@ void Compiler::emit_burst() {
   if (spare < 0) return;
   burst_cursor_ = kRegMap[spare];
   has_burst_ = burst_ = true;
+  // The headers' loads (constant offsets ending within 128 bytes) are
+  // checked once per context at the loop's head; a window that short is
+  // rare (a runt frame, or a first segment that small).
+  burst_checked_end_ = 0;
+  if (window_cached_ && !env_.blind_constants) {
+    for (const Insn& in : insns_) {
+      if (in.code != (op::kLd | op::kAbs | op::kB) && in.code != (op::kLd | op::kAbs | op::kH) &&
+          in.code != (op::kLd | op::kAbs | op::kW))
+        continue;
+      if (in.imm < 0 || in.imm > kHeadCheckedBytes) continue;
+      const int32_t end = in.imm + static_cast<int32_t>(op::size_bytes(in.code));
+      if (end <= kHeadCheckedBytes) burst_checked_end_ = std::max(burst_checked_end_, end);
+    }
+  }
 
   // Fresh labels for the copy; the first copy's are kept for insn_offsets.
   const std::vector<Label> function_labels = labels_;
@@ -43,6 +59,7 @@ void Compiler::emit_burst() {
   burst_entry_ = a_.newLabel();
   burst_next_ = a_.newLabel();
   burst_exit_ = a_.newLabel();
+  burst_short_ = a_.newLabel();
 
   const Label start = a_.newLabel();
   a_.bind(start);
@@ -66,6 +83,15 @@ void Compiler::emit_burst() {
   a_.add(x86::rsp, burst_state_ + 24);
   for (uint32_t r : {R15, R14, R13, R12, RBP, RBX}) a_.pop(q(r));
   a_.ret();
+  if (burst_checked_end_ > 0) {
+    // A window shorter than the head-checked loads: this context runs the
+    // function copy, where every load checks its own bounds (rdi is the
+    // context, r2..r5 zero; the function keeps the cursor, which it never
+    // names, and saves what it uses).
+    a_.bind(burst_short_);
+    a_.call(fn_entry_[0]);
+    a_.jmp(burst_exit_);
+  }
 
   burst_ = false;
   labels_ = function_labels;
@@ -106,6 +132,10 @@ void Compiler::emit_burst_head() {
     a_.mov(q(kTmp1), x86::qword_ptr(x86::rdi, runtime_.packet_data_end_offset));
     a_.sub(q(kTmp1), q(kWindowData));
     a_.mov(x86::qword_ptr(x86::rsp), q(kTmp1));
+    if (burst_checked_end_ > 0) {
+      a_.cmp(q(kTmp1), burst_checked_end_);
+      a_.jl(burst_short_);
+    }
   }
 }
 

@@ -281,9 +281,15 @@ class Compiler {
   // the loop's two stack slots (rcs - ctxs, then the end of ctxs).
   bool burst_ = false;
   bool has_burst_ = false;
-  Label burst_entry_, burst_next_, burst_exit_;
+  Label burst_entry_, burst_next_, burst_exit_, burst_short_;
   uint32_t burst_cursor_ = 0;
   int32_t burst_state_ = 0;
+  // In the burst copy with the window kept: LD_ABS at constant offsets
+  // whose bytes end at or before this need no bounds check of their own;
+  // the loop's head sends a context whose window is shorter through the
+  // function copy instead (0: no such loads).
+  int32_t burst_checked_end_ = 0;
+  static constexpr int32_t kHeadCheckedBytes = 128;
   std::vector<std::function<void()>> out_of_line_;
   std::vector<ListingPiece> listing_;
   std::mt19937 blind_rng_{std::random_device{}()};

@@ -188,7 +188,10 @@ void Compiler::emit_packet_load(size_t i, const Insn& in) {
       !env_.blind_constants) {
     // A constant offset (most classic loads): in bounds when
     // data_end - data >= offset + size; no offset register.
-    if (window_cached_) {
+    const bool head_checked = burst_ && in.imm + static_cast<int32_t>(size) <= burst_checked_end_;
+    if (head_checked) {
+      // The burst loop's head saw a window of at least burst_checked_end_.
+    } else if (window_cached_) {
       a_.cmp(x86::qword_ptr(x86::rsp), static_cast<int32_t>(in.imm + size));
       a_.jl(slow);
     } else {
@@ -210,6 +213,7 @@ void Compiler::emit_packet_load(size_t i, const Insn& in) {
         a_.mov(x86::eax, x86::dword_ptr(base, in.imm));
         a_.bswap(x86::eax);
     }
+    if (head_checked) return;
     a_.bind(done);
     out_of_line_.push_back([this, slow, done, i, in] {
       a_.bind(slow);

@@ -111,6 +111,14 @@ TEST(JitLdAbs, InlineWindowEqualsTheHook) {
           ASSERT_EQ(kept.exec(args, &r_k), vm::ExecStatus::kOk);
           EXPECT_EQ(r_k, r_i) << "window kept; size " << int(size) << " ind " << ind << " off "
                               << off << " linear " << linear;
+          // exec_burst's loop: loads at small constant offsets are checked
+          // once at its head, and a shorter window runs the function copy.
+          void* ctxs[2] = {&c, &c};
+          uint64_t r_b[2] = {5, 6};
+          ASSERT_EQ(kept.exec_burst(ctxs, r_b, 2), 0u);
+          EXPECT_EQ(r_b[0], r_i) << "burst; size " << int(size) << " ind " << ind << " off " << off
+                                 << " linear " << linear;
+          EXPECT_EQ(r_b[1], r_i);
           ++checked;
         }
       }
