@@ -17,6 +17,11 @@
 // The cursor into ctxs lives in a callee-saved register of r6..r9 that the
 // program never names (helpers keep it); a program that names all four
 // gets no burst loop and runs through the lean entry once per context.
+//
+// With the packet window kept, LD_ABS at constant offsets within the first
+// 128 bytes carry no bounds check in the copy: the head compares the
+// window once with the furthest of them, and a context with a shorter
+// window is run by the function copy (a plain call), whose loads check.
 #include "compiler.h"
 
 #include <algorithm>
